@@ -1,0 +1,4 @@
+package cli
+
+// TODO(issue 3): kallsyms is not written yet.
+func runKallsyms(env *Env, args []string) error { return errNotYet("kallsyms") }

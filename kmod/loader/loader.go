@@ -1,0 +1,249 @@
+// Package loader puts modules into the running kernel and takes them out:
+// finit_module(2) for plain files, the kernel's own decompression for
+// compressed files when /sys/module/compression says it can, and
+// decompression in user space followed by init_module(2) otherwise.
+package loader
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+	"golang.org/x/sys/unix"
+)
+
+// Compression names a module file's compression, as the kernel spells it in
+// /sys/module/compression.
+type Compression string
+
+// The compressions a module file may have.
+const (
+	None Compression = ""
+	XZ   Compression = "xz"
+	Zstd Compression = "zstd"
+	Gzip Compression = "gzip"
+)
+
+var magics = []struct {
+	c     Compression
+	magic []byte
+}{
+	{XZ, []byte{0xfd, '7', 'z', 'X', 'Z', 0}},
+	{Zstd, []byte{0x28, 0xb5, 0x2f, 0xfd}},
+	{Gzip, []byte{0x1f, 0x8b}},
+}
+
+// Detect tells a module file's compression from its first bytes.
+func Detect(head []byte) Compression {
+	for _, m := range magics {
+		if bytes.HasPrefix(head, m.magic) {
+			return m.c
+		}
+	}
+	return None
+}
+
+// Decompress returns the plain contents of a compressed module stream.
+func Decompress(c Compression, r io.Reader) ([]byte, error) {
+	var dr io.Reader
+	switch c {
+	case None:
+		dr = r
+	case XZ:
+		x, err := xz.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("xz: %w", err)
+		}
+		dr = x
+	case Zstd:
+		z, err := zstd.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		defer z.Close()
+		dr = z
+	case Gzip:
+		g, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		dr = g
+	default:
+		return nil, fmt.Errorf("unknown compression %q", c)
+	}
+	b, err := io.ReadAll(dr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c, err)
+	}
+	return b, nil
+}
+
+// Loader loads and unloads modules. SysDir is where sysfs is mounted ("/sys"
+// when empty); it is read for /sys/module/compression.
+type Loader struct {
+	SysDir string
+}
+
+// Error is a failed load or unload, with the errno the kernel returned.
+type Error struct {
+	Op    string // "load" or "unload"
+	Name  string // the file or module name
+	Errno unix.Errno
+	Err   error // set when the failure was not the kernel's
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("could not %s %s: %v", e.Op, e.Name, e.Err)
+	}
+	return fmt.Sprintf("could not %s %s: %s", e.Op, e.Name, Explain(e.Op, e.Errno))
+}
+
+func (e *Error) Unwrap() error {
+	if e.Err != nil {
+		return e.Err
+	}
+	return e.Errno
+}
+
+// Explain turns a load or unload errno into the words kmod's tools use.
+func Explain(op string, errno unix.Errno) string {
+	switch op {
+	case "load":
+		switch errno {
+		case unix.ENOEXEC:
+			return "Invalid module format"
+		case unix.ENOENT:
+			return "Unknown symbol in module, or unknown parameter (see dmesg)"
+		case unix.ESRCH:
+			return "Module has wrong symbol version"
+		case unix.EINVAL:
+			return "Invalid parameters"
+		case unix.EEXIST:
+			return "Module already in kernel"
+		case unix.EKEYREJECTED:
+			return "Key was rejected by service (module signature rejected)"
+		}
+	case "unload":
+		switch errno {
+		case unix.ENOENT:
+			return "Module is not currently loaded"
+		case unix.EWOULDBLOCK:
+			return "Module is in use"
+		case unix.EBUSY:
+			return "Module is in use or still initialising"
+		}
+	}
+	if errno == 0 {
+		return "unknown error"
+	}
+	s := errno.Error()
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func (l *Loader) sysDir() string {
+	if l.SysDir == "" {
+		return "/sys"
+	}
+	return l.SysDir
+}
+
+// KernelCompression reads which compression the running kernel unpacks
+// itself ("" when none or unknown).
+func (l *Loader) KernelCompression() Compression {
+	b, err := os.ReadFile(filepath.Join(l.sysDir(), "module", "compression"))
+	if err != nil {
+		return None
+	}
+	return Compression(strings.TrimSpace(string(b)))
+}
+
+// LoadFile loads the module file at path with the given parameters
+// ("name=value name2=value2").
+func (l *Loader) LoadFile(path, params string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return &Error{Op: "load", Name: path, Err: err}
+	}
+	defer f.Close()
+	head := make([]byte, 8)
+	n, _ := io.ReadFull(f, head)
+	c := Detect(head[:n])
+	if c == None {
+		if err := unix.FinitModule(int(f.Fd()), params, 0); err != nil {
+			return loadErr(path, err)
+		}
+		return nil
+	}
+	if c == l.KernelCompression() {
+		err := unix.FinitModule(int(f.Fd()), params, unix.MODULE_INIT_COMPRESSED_FILE)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EINVAL) {
+			return loadErr(path, err)
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return &Error{Op: "load", Name: path, Err: err}
+	}
+	img, err := Decompress(c, f)
+	if err != nil {
+		return &Error{Op: "load", Name: path, Err: err}
+	}
+	return l.LoadImage(path, img, params)
+}
+
+// LoadImage loads a module from memory; name is used in errors only.
+func (l *Loader) LoadImage(name string, img []byte, params string) error {
+	if err := unix.InitModule(img, params); err != nil {
+		return loadErr(name, err)
+	}
+	return nil
+}
+
+func loadErr(name string, err error) error {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return &Error{Op: "load", Name: name, Errno: errno}
+	}
+	return &Error{Op: "load", Name: name, Err: err}
+}
+
+// UnloadFlags select how delete_module(2) behaves.
+type UnloadFlags int
+
+const (
+	// Force removes a module even when it is in use (needs
+	// CONFIG_MODULE_FORCE_UNLOAD); it taints the kernel.
+	Force UnloadFlags = 1 << iota
+	// Wait blocks until the module is no longer in use instead of failing.
+	Wait
+)
+
+// Unload removes a loaded module by name ("-" and "_" alike).
+func (l *Loader) Unload(name string, flags UnloadFlags) error {
+	kname := strings.ReplaceAll(name, "-", "_")
+	f := unix.O_NONBLOCK
+	if flags&Wait != 0 {
+		f = 0
+	}
+	if flags&Force != 0 {
+		f |= unix.O_TRUNC
+	}
+	if err := unix.DeleteModule(kname, f); err != nil {
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			return &Error{Op: "unload", Name: kname, Errno: errno}
+		}
+		return &Error{Op: "unload", Name: kname, Err: err}
+	}
+	return nil
+}
