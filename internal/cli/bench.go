@@ -1,0 +1,3 @@
+package cli
+
+func runBench(env *Env, args []string) error { return errNotYet("bench") }

@@ -1,0 +1,401 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/modlab/modlab/lab"
+)
+
+// labFlags are the options every lab command shares.
+type labFlags struct {
+	kernel string
+	memory int
+	cache  string
+	format string
+	append string
+}
+
+func (lf *labFlags) register(fs *pflag.FlagSet, defFormat string) {
+	fs.StringVarP(&lf.kernel, "kernel", "k", "all", "kernels: a release, a prefix (6.1, 6.12), a comma list, or all")
+	fs.IntVar(&lf.memory, "memory", 512, "guest memory in MiB")
+	fs.StringVar(&lf.cache, "cache", "", "build and image cache (default $MODLAB_CACHE or ~/.cache/modlab)")
+	fs.StringVar(&lf.append, "append", "", "more kernel command-line arguments for the guest")
+	if defFormat != "" {
+		fs.StringVar(&lf.format, "format", defFormat, "report format: table, ktap or json")
+	}
+}
+
+func newFlagSet(name, usage string, out io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.SortFlags = false
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: modlab %s\n\nOptions:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse handles --help and turns flag errors into usage errors.
+func parse(fs *pflag.FlagSet, args []string) (help bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if err == pflag.ErrHelp {
+			return true, nil
+		}
+		return false, usagef("%v", err)
+	}
+	return false, nil
+}
+
+func cacheDir(env *Env, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if d := env.Getenv("MODLAB_CACHE"); d != "" {
+		return d
+	}
+	if d := env.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "modlab")
+	}
+	if d, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(d, ".cache", "modlab")
+	}
+	return filepath.Join(os.TempDir(), "modlab-cache")
+}
+
+func selectKernels(env *Env, spec string) ([]lab.Kernel, error) {
+	ks, err := lab.Kernels(env.Path("/"))
+	if err != nil {
+		return nil, err
+	}
+	return lab.Select(ks, spec)
+}
+
+func runKernels(env *Env, args []string) error {
+	fs := newFlagSet("kernels", "kernels [--json]", env.Stdout)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	ks, err := lab.Kernels(env.Path("/"))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if ks == nil {
+			ks = []lab.Kernel{}
+		}
+		return enc.Encode(ks)
+	}
+	if len(ks) == 0 {
+		return fmt.Errorf("no usable kernel: one needs /boot/vmlinuz-<release> and /lib/modules/<release>/build (run 'modlab setup')")
+	}
+	fmt.Fprintf(env.Stdout, "%-30s %s\n", "RELEASE", "IMAGE")
+	for _, k := range ks {
+		fmt.Fprintf(env.Stdout, "%-30s %s\n", k.Release, k.Vmlinuz)
+	}
+	return nil
+}
+
+func runSetup(env *Env, args []string) error {
+	fs := newFlagSet("setup", "setup [--check]", env.Stdout)
+	check := fs.Bool("check", false, "only report what is missing")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	root, err := lab.FindSourceRoot(env.Getenv)
+	if err != nil {
+		return err
+	}
+	sargs := []string{filepath.Join(root, "scripts", "setup.sh")}
+	if *check {
+		sargs = append(sargs, "--check")
+	}
+	cmd := exec.Command("bash", sargs...)
+	cmd.Stdout, cmd.Stderr = env.Stdout, env.Stderr
+	if err := cmd.Run(); err != nil {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+func runBuild(env *Env, args []string) error {
+	fs := newFlagSet("build", "build DIR [--kernel K] [--sparse] [-- MAKEVAR=value...]", env.Stdout)
+	var lf labFlags
+	lf.register(fs, "")
+	sparse := fs.Bool("sparse", false, "run sparse on every file (make C=2)")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() < 1 {
+		return usagef("build needs a module folder")
+	}
+	src, makeArgs := fs.Arg(0), fs.Args()[1:]
+	ks, err := selectKernels(env, lf.kernel)
+	if err != nil {
+		return err
+	}
+	cache := cacheDir(env, lf.cache)
+	type out struct {
+		r   *lab.BuildResult
+		err error
+	}
+	outs := make([]out, len(ks))
+	var wg sync.WaitGroup
+	for i, k := range ks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := lab.Build(context.Background(), src, k, cache, lab.BuildOptions{Sparse: *sparse, MakeArgs: makeArgs})
+			outs[i] = out{r, err}
+		}()
+	}
+	wg.Wait()
+	failed := false
+	for i, o := range outs {
+		if o.err != nil {
+			failed = true
+			if be, ok := o.err.(*lab.BuildError); ok {
+				fmt.Fprintf(env.Stderr, "== %s: build FAILED (%v)\n%s", ks[i].Release, be.Err, be.Output)
+				continue
+			}
+			fmt.Fprintf(env.Stderr, "== %s: %v\n", ks[i].Release, o.err)
+			continue
+		}
+		state := fmt.Sprintf("built in %.1fs", o.r.Duration.Seconds())
+		if o.r.Cached {
+			state = "up to date"
+		}
+		fmt.Fprintf(env.Stdout, "== %s: %s, %s\n", ks[i].Release, state, o.r.Dir)
+		if !o.r.Cached {
+			io.WriteString(env.Stdout, o.r.Output)
+		} else if w := o.r.Warnings(); len(w) > 0 {
+			fmt.Fprintf(env.Stdout, "%s\n", strings.Join(w, "\n"))
+		}
+		for _, m := range o.r.Modules {
+			fmt.Fprintf(env.Stdout, "   %s\n", m)
+		}
+	}
+	if failed {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+func labOptions(env *Env, lf *labFlags) (lab.Options, error) {
+	ks, err := selectKernels(env, lf.kernel)
+	if err != nil {
+		return lab.Options{}, err
+	}
+	root, err := lab.FindSourceRoot(env.Getenv)
+	if err != nil {
+		return lab.Options{}, err
+	}
+	switch lf.format {
+	case "", "table", "ktap", "json":
+	default:
+		return lab.Options{}, usagef("unknown --format %q (table, ktap or json)", lf.format)
+	}
+	o := lab.Options{
+		Kernels:  ks,
+		CacheDir: cacheDir(env, lf.cache),
+		SrcRoot:  root,
+		MemoryMB: lf.memory,
+		Append:   lf.append,
+	}
+	o.Progress = newProgress(env, ks).update
+	return o, nil
+}
+
+func writeReport(env *Env, format string, results []lab.KernelResult) error {
+	switch format {
+	case "ktap":
+		lab.WriteKTAP(env.Stdout, results)
+	case "json":
+		if err := lab.WriteJSON(env.Stdout, results); err != nil {
+			return err
+		}
+	default:
+		fmt.Fprintln(env.Stdout)
+		lab.WriteTable(env.Stdout, results)
+	}
+	for _, r := range results {
+		if !r.OK() {
+			return &ExitError{Code: 1}
+		}
+	}
+	return nil
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt)
+}
+
+func runRun(env *Env, args []string) error {
+	fs := newFlagSet("run", "run DIR [--kernel K] [--param name=value]... [--exec 'cmd'] [--shell]", env.Stdout)
+	var lf labFlags
+	lf.register(fs, "table")
+	params := fs.StringArrayP("param", "p", nil, "module parameter name=value (or MODULE.name=value); repeatable")
+	execCmd := fs.StringP("exec", "e", "", "busybox sh command to run with the module(s) loaded")
+	shell := fs.Bool("shell", false, "interactive busybox shell on the console with the module(s) loaded")
+	timeout := fs.Duration("timeout", 120*time.Second, "time limit for the command")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("run needs one module folder")
+	}
+	src := fs.Arg(0)
+	o, err := labOptions(env, &lf)
+	if err != nil {
+		return err
+	}
+	if *shell {
+		if len(o.Kernels) > 1 {
+			return usagef("--shell needs one kernel (--kernel 6.1 or --kernel 6.12)")
+		}
+		o.Stdin, o.Stdout = os.Stdin, os.Stdout
+		o.Progress = nil
+	}
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return err
+	}
+	unit := lab.UnitSpec{Name: filepath.Base(abs), Src: abs, Params: *params, Exec: *execCmd,
+		Shell: *shell, Timeout: *timeout}
+	ctx, cancel := signalContext()
+	defer cancel()
+	results, err := lab.Run(ctx, o, []lab.UnitSpec{unit})
+	if err != nil {
+		return err
+	}
+	if lf.format == "table" || lf.format == "" {
+		for _, r := range results {
+			for _, u := range r.Units {
+				fmt.Fprintf(env.Stdout, "== %s: %s\n", r.Kernel, u.Name)
+				for _, s := range u.Steps {
+					fmt.Fprintf(env.Stdout, "   %-4s %s", strings.ToUpper(s.Status), s.Name)
+					if s.Msg != "" {
+						fmt.Fprintf(env.Stdout, ": %s", s.Msg)
+					}
+					fmt.Fprintln(env.Stdout)
+				}
+				if len(u.Output) > 0 {
+					fmt.Fprintf(env.Stdout, "-- output\n%s\n", strings.Join(u.Output, "\n"))
+				}
+				if len(u.Log) > 0 {
+					fmt.Fprintln(env.Stdout, "-- kernel log")
+					for _, l := range u.Log {
+						fmt.Fprintf(env.Stdout, "[%12.6f] %s\n", l.Time, l.Msg)
+					}
+				}
+			}
+		}
+	}
+	return writeReport(env, lf.format, results)
+}
+
+func runTest(env *Env, args []string) error {
+	fs := newFlagSet("test", "test [NAME...] [--kernel K] [--format table|ktap|json]", env.Stdout)
+	var lf labFlags
+	lf.register(fs, "table")
+	list := fs.Bool("list", false, "list the examples that have tests")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	root, err := lab.FindSourceRoot(env.Getenv)
+	if err != nil {
+		return err
+	}
+	all, err := lab.Examples(root)
+	if err != nil {
+		return err
+	}
+	if *list {
+		for _, e := range all {
+			fmt.Fprintln(env.Stdout, e)
+		}
+		return nil
+	}
+	names := fs.Args()
+	if len(names) == 0 {
+		names = all
+	}
+	var units []lab.UnitSpec
+	for _, n := range names {
+		n = strings.TrimSuffix(strings.TrimPrefix(n, "examples/"), "/")
+		if !contains(all, n) {
+			return fmt.Errorf("no example %q with guest tests (have: %s)", n, strings.Join(all, ", "))
+		}
+		units = append(units, lab.UnitSpec{Name: n, Src: filepath.Join(root, "examples", n),
+			TestPkg: "examples/" + n})
+	}
+	o, err := labOptions(env, &lf)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	results, err := lab.Run(ctx, o, units)
+	if err != nil {
+		return err
+	}
+	return writeReport(env, lf.format, results)
+}
+
+func contains(list []string, s string) bool {
+	i := sort.SearchStrings(list, s)
+	return i < len(list) && list[i] == s
+}
+
+// progress shows what each kernel is doing: one live line per kernel on a
+// terminal, plain lines otherwise. It writes to Stderr.
+type progress struct {
+	mu    sync.Mutex
+	env   *Env
+	order []string
+	state map[string]string
+	drawn int
+	start time.Time
+}
+
+func newProgress(env *Env, ks []lab.Kernel) *progress {
+	p := &progress{env: env, state: map[string]string{}, start: time.Now()}
+	for _, k := range ks {
+		p.order = append(p.order, k.Release)
+	}
+	return p
+}
+
+func (p *progress) update(kernel, status string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	elapsed := time.Since(p.start).Seconds()
+	if !p.env.IsTerminal {
+		fmt.Fprintf(p.env.Stderr, "[%6.1fs] %s: %s\n", elapsed, kernel, status)
+		return
+	}
+	p.state[kernel] = fmt.Sprintf("%6.1fs %s", elapsed, status)
+	if p.drawn > 0 {
+		fmt.Fprintf(p.env.Stderr, "\x1b[%dA", p.drawn)
+	}
+	for _, k := range p.order {
+		fmt.Fprintf(p.env.Stderr, "\r\x1b[K%-28s %s\n", k, p.state[k])
+	}
+	p.drawn = len(p.order)
+}

@@ -1,0 +1,270 @@
+// Command guest is the lab VM's /init. It mounts the kernel's filesystems,
+// loads the drivers for the work disk, says "ready" on the control port
+// (/dev/ttyS1), waits for the host's "go", reads the work (a cpio archive on
+// /dev/vda), runs each unit (load modules, run a command, a Go test binary or
+// a shell, unload), checks the kernel log and taint flags around every unit,
+// reports JSON events on the control port and powers off.
+//
+// It is built static (CGO_ENABLED=0) and must never exit: an /init that
+// exits panics the kernel. Failures are reported as a "fatal" event.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/u-root/u-root/pkg/cpio"
+	"golang.org/x/sys/unix"
+
+	"github.com/modlab/modlab/kmod/loader"
+	"github.com/modlab/modlab/lab/proto"
+)
+
+const (
+	ctlPort     = "/dev/ttyS1"
+	workDisk    = "/dev/vda"
+	workRoot    = "/work"
+	bootModules = "/etc/modlab/boot-modules"
+)
+
+type guest struct {
+	ctl    *os.File
+	kernel string
+	ld     loader.Loader
+}
+
+func main() {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "--modlab-") {
+		os.Exit(childMain(os.Args[1:]))
+	}
+	if os.Getenv("modlab_bare") == "1" {
+		// A bare boot, the benchmark's baseline: power off at once.
+		unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	}
+	g := &guest{}
+	defer func() {
+		if r := recover(); r != nil {
+			g.fatal(fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
+		}
+	}()
+	if err := g.main(); err != nil {
+		g.fatal(err)
+	}
+	g.poweroff()
+}
+
+func (g *guest) main() error {
+	if err := mountAll(); err != nil {
+		return err
+	}
+	os.Setenv("PATH", "/bin:/sbin:/usr/bin:/usr/sbin")
+	os.Setenv("HOME", "/root")
+	var err error
+	if g.ctl, err = openControl(ctlPort); err != nil {
+		return err
+	}
+	var u unix.Utsname
+	unix.Uname(&u)
+	g.kernel = unix.ByteSliceToString(u.Release[:])
+	g.send(proto.Event{Ev: proto.EvHello, Kernel: g.kernel})
+
+	if err := g.loadBootModules(); err != nil {
+		return err
+	}
+	if err := waitFor(workDisk, 10*time.Second); err != nil {
+		return err
+	}
+	g.send(proto.Event{Ev: proto.EvReady})
+	if err := g.waitGo(); err != nil {
+		return err
+	}
+	plan, err := readWork(workDisk, workRoot)
+	if err != nil {
+		return err
+	}
+	for _, u := range plan.Units {
+		g.runUnit(u)
+	}
+	g.send(proto.Event{Ev: proto.EvDone})
+	return nil
+}
+
+func mountAll() error {
+	mounts := []struct{ src, dst, fstype string }{
+		{"proc", "/proc", "proc"},
+		{"sysfs", "/sys", "sysfs"},
+		{"devtmpfs", "/dev", "devtmpfs"},
+		{"tmpfs", "/tmp", "tmpfs"},
+		{"tmpfs", "/run", "tmpfs"},
+		{"tmpfs", workRoot, "tmpfs"},
+		{"devpts", "/dev/pts", "devpts"},
+	}
+	for _, m := range mounts {
+		if err := os.MkdirAll(m.dst, 0o755); err != nil {
+			return fmt.Errorf("mkdir %s: %w", m.dst, err)
+		}
+		if err := unix.Mount(m.src, m.dst, m.fstype, 0, ""); err != nil && err != unix.EBUSY {
+			return fmt.Errorf("mount %s on %s: %w", m.fstype, m.dst, err)
+		}
+	}
+	// debugfs and tracefs are useful to examples; absence is not an error.
+	unix.Mount("debugfs", "/sys/kernel/debug", "debugfs", 0, "")
+	return nil
+}
+
+// openControl opens the control serial port in raw mode, so that neither
+// side's bytes are rewritten (no CR/LF mapping, no echo).
+func openControl(path string) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open control port %s: %w", path, err)
+	}
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, fmt.Errorf("control port %s: %w", path, err)
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR |
+		unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB | unix.CBAUD
+	t.Cflag |= unix.CS8 | unix.B115200
+	t.Cc[unix.VMIN] = 1
+	t.Cc[unix.VTIME] = 0
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
+		return nil, fmt.Errorf("control port %s raw mode: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+func uptime() float64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return float64(ts.Sec) + float64(ts.Nsec)/1e9
+}
+
+func (g *guest) send(e proto.Event) {
+	e.Time = uptime()
+	if g.ctl == nil {
+		fmt.Fprintf(os.Stderr, "modlab-init: %s\n", e.Marshal())
+		return
+	}
+	g.ctl.Write(e.Marshal())
+}
+
+func (g *guest) fatal(err error) {
+	fmt.Fprintf(os.Stderr, "modlab-init: fatal: %v\n", err)
+	g.send(proto.Event{Ev: proto.EvFatal, Msg: err.Error()})
+	g.poweroff()
+}
+
+func (g *guest) poweroff() {
+	if g.ctl != nil {
+		// Wait until the events have left the UART: the VM stops at once.
+		unix.IoctlSetInt(int(g.ctl.Fd()), unix.TCSBRK, 1)
+	}
+	unix.Sync()
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// loadBootModules loads the drivers the work disk needs, as listed by the
+// host when it made the initramfs (empty where they are built in).
+func (g *guest) loadBootModules() error {
+	b, err := os.ReadFile(bootModules)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range strings.Fields(string(b)) {
+		if err := g.ld.LoadFile(p, ""); err != nil && !isErrno(err, unix.EEXIST) {
+			return fmt.Errorf("boot module: %w", err)
+		}
+	}
+	return nil
+}
+
+func waitFor(path string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not appear within %v", path, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (g *guest) waitGo() error {
+	r := bufio.NewReader(g.ctl)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("control port: %w", err)
+		}
+		if strings.TrimSpace(line) == proto.Go {
+			return nil
+		}
+	}
+}
+
+// readWork reads the archive from the work disk and unpacks it into root.
+func readWork(disk, root string) (*proto.Plan, error) {
+	f, err := os.Open(disk)
+	if err != nil {
+		return nil, fmt.Errorf("work disk: %w", err)
+	}
+	defer f.Close()
+	// The guest may have read the disk's first blocks when the driver
+	// probed it, before the host wrote the work: drop that cache.
+	unix.IoctlSetInt(int(f.Fd()), unix.BLKFLSBUF, 0)
+	hdr := make([]byte, proto.HeaderSize)
+	if _, err := io.ReadFull(f, hdr); err != nil {
+		return nil, fmt.Errorf("work disk header: %w", err)
+	}
+	size, err := proto.ParseHeader(hdr)
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("work disk archive (%d bytes): %w", size, err)
+	}
+	rr := cpio.Newc.Reader(bytes.NewReader(data))
+	if err := cpio.ForEachRecord(rr, func(rec cpio.Record) error {
+		return cpio.CreateFileInRoot(rec, root, false)
+	}); err != nil {
+		return nil, fmt.Errorf("unpack work: %w", err)
+	}
+	pb, err := os.ReadFile(filepath.Join(root, "plan.json"))
+	if err != nil {
+		return nil, fmt.Errorf("work has no plan: %w", err)
+	}
+	var p proto.Plan
+	if err := json.Unmarshal(pb, &p); err != nil {
+		return nil, fmt.Errorf("plan.json: %w", err)
+	}
+	return &p, nil
+}
+
+func isErrno(err error, errno unix.Errno) bool {
+	var le *loader.Error
+	if e, ok := err.(*loader.Error); ok {
+		le = e
+	}
+	return le != nil && le.Errno == errno
+}

@@ -1,0 +1,271 @@
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/modlab/modlab/kmod/loader"
+)
+
+// initramfsVersion changes when the image's layout changes, so cached
+// images of the old layout are not reused.
+const initramfsVersion = "1"
+
+// BootModules are the drivers the guest needs for its work disk. Where a
+// kernel has them built in (modules.builtin) nothing is loaded.
+var BootModules = []string{"virtio_pci", "virtio_blk"}
+
+// ImageSpec is what goes into a guest image for one kernel.
+type ImageSpec struct {
+	Kernel  Kernel
+	Init    string // the static Go /init
+	Busybox string // a static busybox; its applets get links
+}
+
+// Initramfs writes (or finds in cacheDir) the guest image for spec: a newc
+// cpio archive, uncompressed (unpacking is faster than decompressing under
+// TCG), holding /init, busybox and its applet links, and the kernel's own
+// modules for the work disk, decompressed.
+func Initramfs(spec ImageSpec, cacheDir string) (string, error) {
+	key, err := imageKey(spec)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(cacheDir, "initramfs", spec.Kernel.Release+"-"+key+".cpio")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	recs, err := imageRecords(spec)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	w := cpio.NewDedupWriter(cpio.Newc.Writer(&buf))
+	if err := cpio.WriteRecordsAndDirs(w, recs); err != nil {
+		return "", fmt.Errorf("write initramfs: %w", err)
+	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		return "", fmt.Errorf("write initramfs: %w", err)
+	}
+	if err := writeAtomic(out, buf.Bytes()); err != nil {
+		return "", err
+	}
+	old, _ := filepath.Glob(filepath.Join(cacheDir, "initramfs", spec.Kernel.Release+"-*.cpio"))
+	for _, o := range old {
+		if o != out {
+			os.Remove(o)
+		}
+	}
+	return out, nil
+}
+
+// imageKey names an image by what goes into it without reading it all: the
+// init binary's path (which carries the digest of its sources), and the
+// size and modification time of busybox and of the kernel's modules.dep
+// and modules.builtin (a reinstalled kernel changes them).
+func imageKey(spec ImageSpec) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "v%s\x00%s\x00%s\x00", initramfsVersion, spec.Kernel.Release, strings.Join(BootModules, ","))
+	for _, p := range []string{spec.Init, spec.Busybox,
+		filepath.Join(spec.Kernel.ModDir, "modules.dep"),
+		filepath.Join(spec.Kernel.ModDir, "modules.builtin")} {
+		st, err := os.Stat(p)
+		if err != nil {
+			return "", fmt.Errorf("guest image: %w", err)
+		}
+		abs, _ := filepath.Abs(p)
+		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", abs, st.Size(), st.ModTime().UnixNano())
+	}
+	return hex.EncodeToString(h.Sum(nil))[:24], nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func imageRecords(spec ImageSpec) ([]cpio.Record, error) {
+	initBin, err := os.ReadFile(spec.Init)
+	if err != nil {
+		return nil, fmt.Errorf("guest init: %w", err)
+	}
+	bb, err := os.ReadFile(spec.Busybox)
+	if err != nil {
+		return nil, fmt.Errorf("busybox (install busybox-static): %w", err)
+	}
+	recs := []cpio.Record{
+		cpio.Directory("dev", 0o755),
+		cpio.CharDev("dev/console", 0o600, 5, 1),
+		cpio.Directory("root", 0o700),
+		cpio.Directory("etc", 0o755),
+		cpio.StaticRecord(initBin, cpio.Info{Name: "init", Mode: cpio.S_IFREG | 0o755}),
+		cpio.StaticRecord(bb, cpio.Info{Name: "bin/busybox", Mode: cpio.S_IFREG | 0o755}),
+		cpio.StaticFile("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", 0o644),
+		cpio.StaticFile("etc/group", "root:x:0:\n", 0o644),
+	}
+	applets, err := busyboxApplets(spec.Busybox)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range applets {
+		if a == "bin/busybox" {
+			continue
+		}
+		target, _ := filepath.Rel(filepath.Dir(a), "bin/busybox")
+		recs = append(recs, cpio.Symlink(a, target))
+	}
+	mods, err := bootModuleFiles(spec.Kernel)
+	if err != nil {
+		return nil, err
+	}
+	var list []string
+	for _, m := range mods {
+		data, err := readModule(m.path)
+		if err != nil {
+			return nil, err
+		}
+		name := strings.TrimPrefix(m.guestPath, "/")
+		recs = append(recs, cpio.StaticRecord(data, cpio.Info{Name: name, Mode: cpio.S_IFREG | 0o644}))
+		list = append(list, m.guestPath)
+	}
+	recs = append(recs, cpio.StaticFile("etc/modlab/boot-modules", strings.Join(list, "\n")+"\n", 0o644))
+	return recs, nil
+}
+
+func busyboxApplets(bb string) ([]string, error) {
+	out, err := exec.Command(bb, "--list-full").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --list-full: %w", bb, err)
+	}
+	var as []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if a := strings.TrimSpace(sc.Text()); a != "" && !strings.Contains(a, "..") {
+			as = append(as, a)
+		}
+	}
+	sort.Strings(as)
+	return as, nil
+}
+
+// readModule reads a module file, decompressing it so the guest can hand it
+// to finit_module whatever the kernel's own decompression support.
+func readModule(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	head := make([]byte, 8)
+	n, _ := io.ReadFull(f, head)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	data, err := loader.Decompress(loader.Detect(head[:n]), f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, nil
+}
+
+type bootModule struct {
+	path      string // on the host
+	guestPath string // in the image, decompressed
+}
+
+// bootModuleFiles resolves BootModules with their dependencies, in load
+// order, from the kernel's modules.dep; built-in ones are left out.
+func bootModuleFiles(k Kernel) ([]bootModule, error) {
+	builtin := map[string]bool{}
+	if b, err := os.ReadFile(filepath.Join(k.ModDir, "modules.builtin")); err == nil {
+		for _, l := range strings.Fields(string(b)) {
+			builtin[modNameFromPath(l)] = true
+		}
+	}
+	depFile := filepath.Join(k.ModDir, "modules.dep")
+	b, err := os.ReadFile(depFile)
+	if err != nil {
+		return nil, fmt.Errorf("kernel %s: %w", k.Release, err)
+	}
+	deps := map[string][]string{} // module path -> dependency paths
+	byName := map[string]string{}
+	for i, l := range strings.Split(string(b), "\n") {
+		if l == "" {
+			continue
+		}
+		mod, rest, ok := strings.Cut(l, ":")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: no ':' in line", depFile, i+1)
+		}
+		deps[mod] = strings.Fields(rest)
+		byName[modNameFromPath(mod)] = mod
+	}
+	var order []string
+	seen := map[string]bool{}
+	var visit func(string, int) error
+	visit = func(mod string, depth int) error {
+		if seen[mod] {
+			return nil
+		}
+		if depth > 64 {
+			return fmt.Errorf("%s: dependency loop at %s", depFile, mod)
+		}
+		seen[mod] = true
+		for _, d := range deps[mod] {
+			if err := visit(d, depth+1); err != nil {
+				return err
+			}
+		}
+		order = append(order, mod)
+		return nil
+	}
+	for _, name := range BootModules {
+		if builtin[name] {
+			continue
+		}
+		mod, ok := byName[name]
+		if !ok {
+			return nil, fmt.Errorf("kernel %s has no module %s and does not have it built in", k.Release, name)
+		}
+		if err := visit(mod, 0); err != nil {
+			return nil, err
+		}
+	}
+	var out []bootModule
+	for _, m := range order {
+		plain := m
+		for _, ext := range []string{".xz", ".zst", ".gz"} {
+			plain = strings.TrimSuffix(plain, ext)
+		}
+		out = append(out, bootModule{
+			path:      filepath.Join(k.ModDir, m),
+			guestPath: "/lib/modules/" + k.Release + "/" + plain,
+		})
+	}
+	return out, nil
+}
+
+func modNameFromPath(p string) string {
+	base := filepath.Base(p)
+	if i := strings.Index(base, ".ko"); i >= 0 {
+		base = base[:i]
+	}
+	return strings.ReplaceAll(base, "-", "_")
+}

@@ -1,0 +1,244 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// BuildOptions tune a kbuild run.
+type BuildOptions struct {
+	// Sparse runs sparse on every file (make C=2).
+	Sparse bool
+	// Extra make variables, e.g. "W=1".
+	MakeArgs []string
+}
+
+// BuildResult is one module folder built for one kernel.
+type BuildResult struct {
+	Kernel   Kernel
+	Src      string   // the source folder
+	Dir      string   // the build directory (a synced copy of Src)
+	Modules  []string // built .ko files, in modules.order order
+	Output   string   // kbuild's output, verbatim
+	Cached   bool     // nothing changed: kbuild was not run
+	Duration time.Duration
+}
+
+// Warnings returns the compiler's warning lines.
+func (r *BuildResult) Warnings() []string {
+	var out []string
+	for _, l := range strings.Split(r.Output, "\n") {
+		if strings.Contains(l, "warning:") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// BuildError is a failed kbuild run; Output is what make printed.
+type BuildError struct {
+	Src, Release string
+	Output       string
+	Err          error
+}
+
+func (e *BuildError) Error() string {
+	return fmt.Sprintf("build %s for %s: %v\n%s", e.Src, e.Release, e.Err, strings.TrimRight(e.Output, "\n"))
+}
+
+func (e *BuildError) Unwrap() error { return e.Err }
+
+// BuildDir is where Build puts a folder's build for a kernel.
+func BuildDir(cacheDir, src string, k Kernel) string {
+	abs, _ := filepath.Abs(src)
+	h := sha256.Sum256([]byte(abs))
+	name := filepath.Base(abs) + "-" + hex.EncodeToString(h[:4])
+	return filepath.Join(cacheDir, "build", name, k.Release)
+}
+
+// Build runs kbuild for the folder src against kernel k. The sources are
+// copied into a build directory of their own (src stays clean; only changed
+// files are copied, so make stays incremental), and kbuild is skipped
+// altogether when nothing changed since the last successful build.
+func Build(ctx context.Context, src string, k Kernel, cacheDir string, opt BuildOptions) (*BuildResult, error) {
+	start := time.Now()
+	st, err := os.Stat(src)
+	if err != nil {
+		return nil, fmt.Errorf("module folder: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("module folder %s is not a directory", src)
+	}
+	if !hasKbuildFile(src) {
+		return nil, fmt.Errorf("%s has no Kbuild or Makefile: not a kbuild module folder", src)
+	}
+	dir := BuildDir(cacheDir, src, k)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	stamp, err := syncTree(src, dir)
+	if err != nil {
+		return nil, fmt.Errorf("copy %s to its build directory: %w", src, err)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%v\x00%s\x00", k.Release, k.BuildDir, opt.Sparse, strings.Join(opt.MakeArgs, " "))
+	h.Write(stamp)
+	sum := hex.EncodeToString(h.Sum(nil))
+	res := &BuildResult{Kernel: k, Src: src, Dir: dir}
+	stampFile := filepath.Join(dir, ".modlab-stamp")
+	if old, err := os.ReadFile(stampFile); err == nil {
+		if prev, out, ok := strings.Cut(string(old), "\n"); ok && prev == sum {
+			if mods := builtModules(dir); len(mods) > 0 {
+				res.Modules, res.Output, res.Cached = mods, out, true
+				res.Duration = time.Since(start)
+				return res, nil
+			}
+		}
+	}
+	os.Remove(stampFile)
+	args := []string{"-C", k.BuildDir, "M=" + dir, fmt.Sprintf("-j%d", runtime.NumCPU())}
+	if opt.Sparse {
+		args = append(args, "C=2")
+	}
+	args = append(args, opt.MakeArgs...)
+	args = append(args, "modules")
+	cmd := exec.CommandContext(ctx, "make", args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	err = cmd.Run()
+	res.Output = out.String()
+	res.Duration = time.Since(start)
+	if err != nil {
+		return res, &BuildError{Src: src, Release: k.Release, Output: res.Output, Err: err}
+	}
+	res.Modules = builtModules(dir)
+	if len(res.Modules) == 0 {
+		return res, &BuildError{Src: src, Release: k.Release, Output: res.Output, Err: fmt.Errorf("kbuild built no module (is obj-m set?)")}
+	}
+	if err := os.WriteFile(stampFile, []byte(sum+"\n"+res.Output), 0o644); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func hasKbuildFile(dir string) bool {
+	for _, n := range []string{"Kbuild", "Makefile", "makefile"} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// isBuildArtifact reports whether a file name is kbuild output or something
+// kbuild does not read (Go sources, tests, notes), which are not copied.
+func isBuildArtifact(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return true
+	}
+	for _, suf := range []string{".o", ".ko", ".mod", ".mod.c", ".order", ".symvers", ".cmd",
+		".go", ".test", ".md", ".dwo", ".a"} {
+		if strings.HasSuffix(name, suf) {
+			return true
+		}
+	}
+	return name == "testdata" || name == "go.mod" || name == "go.sum"
+}
+
+// syncTree copies the kbuild-relevant files of src into dst when their
+// contents differ, and returns a digest of what it copied.
+func syncTree(src, dst string) ([]byte, error) {
+	h := sha256.New()
+	var files []string
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != src && isBuildArtifact(d.Name()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	for _, p := range files {
+		rel, _ := filepath.Rel(src, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(data))
+		h.Write(data)
+		out := filepath.Join(dst, rel)
+		if old, err := os.ReadFile(out); err == nil && bytes.Equal(old, data) {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(out, data, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return h.Sum(nil), nil
+}
+
+// builtModules lists the .ko files in dir, in modules.order order.
+func builtModules(dir string) []string {
+	var order []string
+	if b, err := os.ReadFile(filepath.Join(dir, "modules.order")); err == nil {
+		for _, l := range strings.Fields(string(b)) {
+			l = strings.TrimSuffix(strings.TrimSuffix(l, ".o"), ".ko") + ".ko"
+			if !filepath.IsAbs(l) {
+				l = filepath.Join(dir, l)
+			}
+			if _, err := os.Stat(l); err == nil {
+				order = append(order, l)
+			}
+		}
+	}
+	if len(order) > 0 {
+		return order
+	}
+	mods, _ := filepath.Glob(filepath.Join(dir, "*.ko"))
+	return mods
+}
+
+// copyFile copies a regular file.
+func copyFile(dst, src string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

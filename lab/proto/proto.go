@@ -1,0 +1,145 @@
+// Package proto is the conversation between the lab's host and the guest's
+// /init. The guest speaks JSON lines on its second serial port (the first is
+// the kernel console); the host answers on the same port with one line,
+// "go", once the work is on the disk.
+//
+// The work itself travels on a virtio disk: a header block followed by a
+// newc cpio archive holding plan.json and the units' files. The guest reads
+// it only after "go", so the host may write it after the VM started (and,
+// later, after a VM saved at "ready" is restored).
+package proto
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Magic opens the header block of the work disk.
+const Magic = "MODLAB-WORK 1\n"
+
+// HeaderSize is the size of the header block; the archive follows it.
+const HeaderSize = 4096
+
+// Go is the host's line that lets the guest read the work disk.
+const Go = "go"
+
+// Header renders the header block for an archive of size bytes.
+func Header(size int64) []byte {
+	b := make([]byte, HeaderSize)
+	copy(b, Magic+strconv.FormatInt(size, 10)+"\n")
+	return b
+}
+
+// ParseHeader returns the archive size written in a header block.
+func ParseHeader(b []byte) (int64, error) {
+	if !bytes.HasPrefix(b, []byte(Magic)) {
+		return 0, errors.New("work disk has no modlab header")
+	}
+	rest := b[len(Magic):]
+	nl := bytes.IndexByte(rest, '\n')
+	if nl < 0 {
+		return 0, errors.New("work disk header is truncated")
+	}
+	n, err := strconv.ParseInt(string(rest[:nl]), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("work disk header has a bad size %q", rest[:nl])
+	}
+	return n, nil
+}
+
+// Plan is what the guest does, read from plan.json in the archive.
+type Plan struct {
+	Kernel string `json:"kernel"` // the release the host built for
+	Units  []Unit `json:"units"`
+}
+
+// Unit is one module folder (an example, or the user's folder).
+type Unit struct {
+	Name string `json:"name"`
+	// Dir holds the unit's files in the guest (relative to the work root).
+	Dir string `json:"dir"`
+	// Load lists the modules to load before Exec or Shell, in order; they
+	// are unloaded in reverse order afterwards.
+	Load []Module `json:"load,omitempty"`
+	// Exec is a command for busybox sh, run in Dir after loading.
+	Exec string `json:"exec,omitempty"`
+	// Shell runs an interactive shell on the console after loading.
+	Shell bool `json:"shell,omitempty"`
+	// Test is a Go test binary (relative to Dir) run with -test.v.
+	Test string `json:"test,omitempty"`
+	// Timeout bounds Exec or Test, in seconds.
+	Timeout int `json:"timeout,omitempty"`
+}
+
+// Module is one module file to load and its parameters.
+type Module struct {
+	File   string `json:"file"` // relative to the unit's Dir
+	Params string `json:"params,omitempty"`
+}
+
+// Event kinds the guest sends.
+const (
+	EvHello   = "hello"    // /init started: Kernel, Time
+	EvReady   = "ready"    // waiting for "go"
+	EvUnit    = "unit"     // a unit starts: Unit
+	EvStep    = "step"     // a load/exec/unload step ended: Name, Status, Msg, Errno
+	EvTest    = "test"     // a Go test started or ended: Name, Status, Elapsed, Msg
+	EvOutput  = "output"   // a line of a command's or test's output: Msg
+	EvUnitEnd = "unit-end" // a unit ended: Status, Log, Splats, Taint, BadTaint
+	EvDone    = "done"     // all units ran; the guest powers off
+	EvFatal   = "fatal"    // /init cannot go on: Msg
+)
+
+// Statuses.
+const (
+	Pass = "pass"
+	Fail = "fail"
+	Skip = "skip"
+	Run  = "run"
+)
+
+// Event is one JSON line from the guest.
+type Event struct {
+	Ev       string    `json:"ev"`
+	Time     float64   `json:"t"` // seconds since boot (CLOCK_BOOTTIME)
+	Kernel   string    `json:"kernel,omitempty"`
+	Unit     string    `json:"unit,omitempty"`
+	Name     string    `json:"name,omitempty"`
+	Status   string    `json:"status,omitempty"`
+	Msg      string    `json:"msg,omitempty"`
+	Errno    int       `json:"errno,omitempty"`
+	Elapsed  float64   `json:"elapsed,omitempty"`
+	Log      []LogLine `json:"log,omitempty"`
+	Splats   []string  `json:"splats,omitempty"`
+	Taint    string    `json:"taint,omitempty"`
+	BadTaint string    `json:"bad_taint,omitempty"`
+}
+
+// LogLine is a kernel log record of a unit's run.
+type LogLine struct {
+	Level int     `json:"level"`
+	Time  float64 `json:"t"`
+	Msg   string  `json:"msg"`
+}
+
+// Marshal renders an event as one line.
+func (e Event) Marshal() []byte {
+	b, _ := json.Marshal(e)
+	return append(b, '\n')
+}
+
+// ParseEvent decodes one line.
+func ParseEvent(line []byte) (Event, error) {
+	var e Event
+	line = bytes.TrimSpace(line)
+	if err := json.Unmarshal(line, &e); err != nil {
+		return e, fmt.Errorf("bad event line %q: %w", line, err)
+	}
+	if e.Ev == "" {
+		return e, fmt.Errorf("event line %q has no kind", line)
+	}
+	return e, nil
+}

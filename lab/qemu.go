@@ -1,0 +1,251 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modlab/modlab/lab/proto"
+)
+
+// KernelArgs is the guest kernel's command line. loglevel=5 lets warnings
+// reach the console log while keeping the boot chatter out; slub_debug and
+// kfence make memory bugs in modules show up as reports.
+const KernelArgs = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init " +
+	"slub_debug=FZPU kfence.sample_interval=10"
+
+// VMConfig describes one boot.
+type VMConfig struct {
+	QEMU      string // the qemu-system-x86_64 binary ("" finds it in PATH)
+	Kernel    Kernel
+	Initramfs string
+	Disk      string // the work disk image
+	MemoryMB  int    // guest memory (default 512)
+	Append    string // more kernel arguments
+	// ConsoleLog receives the serial console (the kernel's messages).
+	ConsoleLog string
+	// Interactive puts the console on Stdin/Stdout instead (for --shell);
+	// ConsoleLog is then not written.
+	Interactive bool
+	Stdin       io.Reader
+	Stdout      io.Writer
+	// TmpDir holds the control socket.
+	TmpDir string
+}
+
+// VM is a running guest.
+type VM struct {
+	Config  VMConfig
+	Args    []string // the QEMU command line, for reproduction
+	Started time.Time
+	events  chan proto.Event
+	cmd     *exec.Cmd
+	ctl     net.Conn
+	exited  chan struct{}
+	exitErr error
+	mu      sync.Mutex
+	bad     []string // control lines that were not events
+}
+
+// QEMUArgs builds the QEMU command line for cfg with the control socket at
+// sock.
+func QEMUArgs(cfg VMConfig, sock string) []string {
+	mem := cfg.MemoryMB
+	if mem == 0 {
+		mem = 512
+	}
+	cmdline := KernelArgs
+	if cfg.Append != "" {
+		cmdline += " " + cfg.Append
+	}
+	args := []string{
+		"-machine", "q35", "-cpu", "max", "-m", strconv.Itoa(mem), "-smp", "1",
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-kernel", cfg.Kernel.Vmlinuz, "-initrd", cfg.Initramfs,
+		"-append", cmdline,
+	}
+	if cfg.Interactive {
+		args = append(args, "-chardev", "stdio,id=con,signal=off")
+	} else {
+		args = append(args, "-chardev", "file,id=con,path="+cfg.ConsoleLog)
+	}
+	args = append(args,
+		"-serial", "chardev:con",
+		"-chardev", "socket,id=ctl,path="+sock,
+		"-serial", "chardev:ctl",
+		"-drive", "file="+cfg.Disk+",format=raw,if=virtio,cache=unsafe",
+	)
+	return args
+}
+
+// Boot starts QEMU. The guest's events arrive on Events; the channel is
+// closed when the control connection ends (the guest powered off or died).
+func Boot(ctx context.Context, cfg VMConfig) (*VM, error) {
+	qemu := cfg.QEMU
+	if qemu == "" {
+		qemu = "qemu-system-x86_64"
+	}
+	if _, err := exec.LookPath(qemu); err != nil {
+		return nil, fmt.Errorf("QEMU not found (run 'modlab setup'): %w", err)
+	}
+	sock := filepath.Join(cfg.TmpDir, "ctl.sock")
+	os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	defer ln.Close()
+	vm := &VM{Config: cfg, Args: append([]string{qemu}, QEMUArgs(cfg, sock)...),
+		events: make(chan proto.Event, 64), exited: make(chan struct{})}
+	vm.cmd = exec.CommandContext(ctx, qemu, vm.Args[1:]...)
+	var stderr strings.Builder
+	vm.cmd.Stderr = &stderr
+	if cfg.Interactive {
+		vm.cmd.Stdin, vm.cmd.Stdout = cfg.Stdin, cfg.Stdout
+	}
+	vm.Started = time.Now()
+	if err := vm.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start QEMU: %w", err)
+	}
+	go func() {
+		vm.exitErr = vm.cmd.Wait()
+		if vm.exitErr != nil && stderr.Len() > 0 {
+			vm.exitErr = fmt.Errorf("%w: %s", vm.exitErr, strings.TrimSpace(stderr.String()))
+		}
+		close(vm.exited)
+	}()
+	type accepted struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan accepted, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- accepted{c, err}
+	}()
+	select {
+	case a := <-ch:
+		if a.err != nil {
+			vm.Kill()
+			return nil, fmt.Errorf("control socket: %w", a.err)
+		}
+		vm.ctl = a.c
+	case <-vm.exited:
+		return nil, fmt.Errorf("QEMU exited at start: %v", vm.exitErr)
+	case <-time.After(30 * time.Second):
+		vm.Kill()
+		return nil, errors.New("QEMU did not connect its control port within 30s")
+	}
+	go vm.readEvents()
+	return vm, nil
+}
+
+func (vm *VM) readEvents() {
+	defer close(vm.events)
+	sc := bufio.NewScanner(vm.ctl)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(strings.TrimSpace(string(line))) == 0 {
+			continue
+		}
+		e, err := proto.ParseEvent(line)
+		if err != nil {
+			vm.mu.Lock()
+			vm.bad = append(vm.bad, err.Error())
+			vm.mu.Unlock()
+			continue
+		}
+		vm.events <- e
+	}
+}
+
+// Events delivers the guest's events.
+func (vm *VM) Events() <-chan proto.Event { return vm.events }
+
+// Go tells the guest the work disk is ready.
+func (vm *VM) Go() error {
+	_, err := io.WriteString(vm.ctl, proto.Go+"\n")
+	return err
+}
+
+// Wait waits up to d for QEMU to exit, and kills it after that.
+func (vm *VM) Wait(d time.Duration) error {
+	select {
+	case <-vm.exited:
+		return vm.exitErr
+	case <-time.After(d):
+		vm.Kill()
+		<-vm.exited
+		return fmt.Errorf("QEMU did not exit within %v after the guest finished; killed", d)
+	}
+}
+
+// Exited is closed when QEMU has exited.
+func (vm *VM) Exited() <-chan struct{} { return vm.exited }
+
+// Kill stops QEMU at once.
+func (vm *VM) Kill() {
+	if vm.cmd.Process != nil {
+		vm.cmd.Process.Kill()
+	}
+	if vm.ctl != nil {
+		vm.ctl.Close()
+	}
+}
+
+// BadLines are control-port lines that were not events.
+func (vm *VM) BadLines() []string {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return append([]string(nil), vm.bad...)
+}
+
+// CommandLine renders the QEMU command line for a person to rerun.
+func (vm *VM) CommandLine() string {
+	var b strings.Builder
+	for i, a := range vm.Args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if strings.ContainsAny(a, " \t'\"$") {
+			b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
+		} else {
+			b.WriteString(a)
+		}
+	}
+	return b.String()
+}
+
+// ConsoleTail returns the last lines of the console log that explain a
+// crash: from the first bug line on, or the last n lines.
+func ConsoleTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	for i, l := range lines {
+		if strings.Contains(l, "Kernel panic") || strings.Contains(l, "BUG:") ||
+			strings.Contains(l, "Oops") || strings.Contains(l, "general protection fault") {
+			if i+n < len(lines) {
+				lines = lines[:i+n]
+			}
+			return strings.Join(lines[i:], "\n")
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
