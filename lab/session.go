@@ -27,6 +27,10 @@ type UnitSpec struct {
 	Timeout time.Duration
 }
 
+// NotRun is the status of a unit the guest has not reported on: it counts
+// as a failure.
+const NotRun = "not-run"
+
 // Options configure a Run.
 type Options struct {
 	Kernels  []Kernel
@@ -50,7 +54,7 @@ type Options struct {
 
 // Phases is where a kernel's time went.
 type Phases struct {
-	Build      time.Duration `json:"build"`        // kbuild (and Go test builds) until the work was ready
+	Build      time.Duration `json:"build"`        // kbuild, while the kernel boots
 	Image      time.Duration `json:"image"`        // guest init and initramfs
 	BootToInit time.Duration `json:"boot_to_init"` // QEMU start to /init's first event
 	Ready      time.Duration `json:"ready"`        // /init start to ready (boot drivers)
@@ -259,9 +263,8 @@ func runKernel(ctx context.Context, o *Options, k Kernel, units []UnitSpec, init
 	<-buildsDone
 	var work Work
 	plan := &proto.Plan{Kernel: k.Release}
-	results := map[string]*UnitResult{}
 	for i, u := range units {
-		ur := UnitResult{Name: u.Name, Status: proto.Pass}
+		ur := UnitResult{Name: u.Name, Status: NotRun}
 		b := builds[i]
 		if b.res != nil {
 			ur.Warnings = b.res.Warnings()
@@ -274,9 +277,24 @@ func runKernel(ctx context.Context, o *Options, k Kernel, units []UnitSpec, init
 			plan.Units = append(plan.Units, pu)
 		}
 		res.Units = append(res.Units, ur)
-		results[u.Name] = &res.Units[len(res.Units)-1]
 	}
-	res.Phases.Build = time.Since(t0) - res.Phases.Image
+	results := map[string]*UnitResult{}
+	for i := range res.Units {
+		results[res.Units[i].Name] = &res.Units[i]
+	}
+	for _, b := range builds {
+		if b.res != nil {
+			res.Phases.Build += b.res.Duration
+		}
+	}
+	if len(plan.Units) == 0 {
+		// Nothing built: no need to let the guest run.
+		vm.Kill()
+		<-vm.Exited()
+		res.Phases.Total = time.Since(t0)
+		o.progress(k.Release, "finished (nothing to run)")
+		return res
+	}
 	if err := work.WriteDisk(disk, plan); err != nil {
 		vm.Kill()
 		res.Infra = fmt.Sprintf("work disk: %v", err)
@@ -303,13 +321,17 @@ func runKernel(ctx context.Context, o *Options, k Kernel, units []UnitSpec, init
 		failed := false
 		for i := range res.Units {
 			u := &res.Units[i]
-			if u.Status == proto.Run || (!failed && u.Status == proto.Pass && u.Duration == 0) {
+			switch u.Status {
+			case proto.Run:
 				u.Status = proto.Fail
 				u.Reason = done
 				if tail != "" {
 					u.Splats = append(u.Splats, tail)
 				}
 				failed = true
+			case NotRun:
+				u.Status = proto.Fail
+				u.Reason = "not run: " + done
 			}
 		}
 		if !failed {

@@ -234,10 +234,27 @@ func writeReport(env *Env, format string, results []lab.KernelResult) error {
 		fmt.Fprintln(env.Stdout)
 		lab.WriteTable(env.Stdout, results)
 	}
+	pass, fail := 0, 0
 	for _, r := range results {
-		if !r.OK() {
-			return &ExitError{Code: 1}
+		for _, u := range r.Units {
+			if u.Status == "pass" && r.Infra == "" {
+				pass++
+			} else {
+				fail++
+			}
 		}
+		if r.Infra != "" && len(r.Units) == 0 {
+			fail++
+		}
+	}
+	// The closing line CI and people read: every unit in every kernel.
+	w := env.Stdout
+	if format == "json" {
+		w = env.Stderr
+	}
+	fmt.Fprintf(w, "modlab: %d passed, %d failed\n", pass, fail)
+	if fail > 0 {
+		return &ExitError{Code: 1}
 	}
 	return nil
 }
