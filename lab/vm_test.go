@@ -121,8 +121,9 @@ func between(s, start, end string) string {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // TestFailures proves the lab's checks can fail, all in one boot per
-// kernel: a module that hits WARN_ON, a bad parameter, a build error, and
-// a clean module after them (the later units still run and pass).
+// kernel: a module that hits WARN_ON, a bad parameter, a build error, a
+// module that oopses, and a clean module after them (the guest survives
+// the oops and the later units still run and pass).
 func TestFailures(t *testing.T) {
 	ks, root, cache := labSetup(t)
 	bad := filepath.Join(t.TempDir(), "broken")
@@ -133,6 +134,7 @@ func TestFailures(t *testing.T) {
 		{Name: "warnon", Src: filepath.Join(root, "lab/testdata/warnon")},
 		{Name: "badparam", Src: writeModule(t, "badparam", paramModule), Params: []string{"n=abc"}},
 		{Name: "broken", Src: bad},
+		{Name: "oops", Src: filepath.Join(root, "lab/testdata/oops")},
 		{Name: "clean", Src: writeModule(t, "clean", paramModule), Exec: "cat /sys/module/clean/parameters/n"},
 	}
 	results, err := lab.Run(context.Background(), lab.Options{Kernels: ks, CacheDir: cache, SrcRoot: root}, units)
@@ -169,6 +171,12 @@ func TestFailures(t *testing.T) {
 		br := u["broken"]
 		if br.Status != proto.Fail || !strings.Contains(br.Reason, "error:") || !strings.Contains(br.Reason, "broken.c") {
 			t.Errorf("%s: broken = %s %q; want the compiler's error", r.Kernel, br.Status, br.Reason)
+		}
+		o := u["oops"]
+		if o.Status != proto.Fail || len(o.Splats) == 0 || !strings.Contains(o.Splats[0], "BUG: kernel NULL pointer dereference") ||
+			!strings.Contains(o.BadTaint, "D") {
+			t.Errorf("%s: oops = %s %q, splats %q, bad taint %q; want a failure with the BUG splat and taint D",
+				r.Kernel, o.Status, o.Reason, o.Splats, o.BadTaint)
 		}
 		c := u["clean"]
 		if c.Status != proto.Pass || strings.Join(c.Output, "\n") != "1" {

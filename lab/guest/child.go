@@ -25,6 +25,8 @@ func childMain(args []string) int {
 	var ld loader.Loader
 	var err error
 	switch {
+	case args[0] == "--modlab-unit" && len(args) == 1:
+		return unitMain()
 	case args[0] == "--modlab-insmod" && len(args) == 3:
 		err = ld.LoadFile(args[1], args[2])
 	case args[0] == "--modlab-rmmod" && len(args) == 2:

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,14 +17,21 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/modlab/modlab/kmod/kmsg"
+	"github.com/modlab/modlab/kmod/loader"
 	"github.com/modlab/modlab/lab/kcheck"
 	"github.com/modlab/modlab/lab/proto"
 )
 
 const defaultTimeout = 120 * time.Second
 
-// runUnit runs one unit and reports its steps and its verdict.
+// runUnit runs one unit and reports its steps and its verdict. The unit's
+// loads, command or test and unloads run in one child process (see
+// unitMain): an oops in a module kills the task that called into it, and
+// that must not be PID 1. Around it, /init watches the kernel log and the
+// taint flags.
 func (g *guest) runUnit(u proto.Unit) {
 	g.send(proto.Event{Ev: proto.EvUnit, Unit: u.Name})
 	dir := filepath.Join(workRoot, u.Dir)
@@ -36,9 +45,6 @@ func (g *guest) runUnit(u proto.Unit) {
 		}
 		g.send(e)
 	}
-	pass := func(name string) {
-		g.send(proto.Event{Ev: proto.EvStep, Unit: u.Name, Name: name, Status: proto.Pass})
-	}
 
 	taint0 := readTaint()
 	klog, err := kmsg.Open("/dev/kmsg", false)
@@ -47,13 +53,164 @@ func (g *guest) runUnit(u proto.Unit) {
 		defer klog.Close()
 	}
 
+	var msgs []string
+	var logLines []proto.LogLine
+	readLog := func() (died bool) {
+		if klog == nil {
+			return false
+		}
+		for {
+			r, err := klog.Next()
+			if err != nil {
+				return died
+			}
+			logLines = append(logLines, proto.LogLine{Level: r.Level, Time: r.Time.Seconds(), Msg: r.Message})
+			msgs = append(msgs, r.Message)
+			if kcheck.IsTaskDeath(r.Message) {
+				died = true
+			}
+		}
+	}
+	switch err := g.unitChild(u, readLog); {
+	case err == errUnitFailed:
+		ok = false // the child reported the failed steps
+	case err != nil:
+		// A child killed half-way may have left half an event line.
+		g.ctl.Write([]byte("\n"))
+		fail("unit", err)
+	}
+	// Modules the unit left behind are unloaded too, and count as a
+	// failure: the next unit must start from a clean kernel.
+	for _, name := range leftovers(dir) {
+		err := inChild("--modlab-rmmod", name)
+		if err == nil {
+			err = errors.New("the unit left it loaded")
+		}
+		fail("rmmod "+name, err)
+	}
+
+	end := proto.Event{Ev: proto.EvUnitEnd, Unit: u.Name}
+	readLog()
+	end.Log = logLines
+	for _, s := range kcheck.FindSplats(msgs) {
+		end.Splats = append(end.Splats, s.Text())
+		ok = false
+	}
+	taint1 := readTaint()
+	end.Taint = taint1.Letters()
+	if bad := kcheck.NewBad(taint0, taint1); bad != "" {
+		end.BadTaint = bad
+		ok = false
+	}
+	end.Status = proto.Pass
+	if !ok {
+		end.Status = proto.Fail
+	}
+	g.send(end)
+}
+
+// errUnitFailed is a unit whose child reported its failed steps itself.
+var errUnitFailed = errors.New("unit failed")
+
+// oopsGrace is how long a unit may go on after the kernel killed a task.
+const oopsGrace = 2 * time.Second
+
+// unitChild runs the unit in "/init --modlab-unit", which reports its own
+// steps on the control port (passed as fd 3). While it runs, readLog
+// follows the kernel log. An oops kills only the thread that hit it; in a
+// Go process the other threads live on and wait for it forever. So when
+// the log shows a task death, the unit's whole process group is killed
+// after a short grace.
+func (g *guest) unitChild(u proto.Unit, readLog func() bool) error {
+	spec, _ := json.Marshal(u)
+	cmd := exec.Command("/proc/self/exe", "--modlab-unit")
+	cmd.Stdin = bytes.NewReader(spec)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.ExtraFiles = []*os.File{g.ctl}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !u.Shell}
+	if u.Shell {
+		cmd.Stdin = nil
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var diedAt time.Time
+	var err error
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case <-tick.C:
+			if readLog() && diedAt.IsZero() {
+				diedAt = time.Now()
+			}
+			if !diedAt.IsZero() && time.Since(diedAt) > oopsGrace {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				cmd.Process.Kill()
+				<-done
+				return errors.New("the kernel killed a task of the unit (oops: see the log); the unit's processes were stopped")
+			}
+		}
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return fmt.Errorf("the unit's process was killed by %v (a kernel oops kills the task that hit it: see the log)", ws.Signal())
+		}
+		if ee.ExitCode() == 1 {
+			return errUnitFailed
+		}
+	}
+	return err
+}
+
+// unitMain is the child's side: load, run, unload. It exits 1 if a step
+// failed (each failure already reported).
+func unitMain() int {
+	var u proto.Unit
+	if err := json.NewDecoder(os.Stdin).Decode(&u); err != nil {
+		fmt.Fprintf(os.Stderr, "modlab-init: unit spec: %v\n", err)
+		return 2
+	}
+	g := &guest{ctl: os.NewFile(3, "ctl")}
+	var un unix.Utsname
+	unix.Uname(&un)
+	g.kernel = unix.ByteSliceToString(un.Release[:])
+	if g.unitBody(u) {
+		return 0
+	}
+	return 1
+}
+
+// unitBody loads the unit's modules, runs its command, shell or test, and
+// unloads the modules in reverse order.
+func (g *guest) unitBody(u proto.Unit) bool {
+	dir := filepath.Join(workRoot, u.Dir)
+	ok := true
+	fail := func(name string, err error) {
+		ok = false
+		e := proto.Event{Ev: proto.EvStep, Unit: u.Name, Name: name, Status: proto.Fail, Msg: err.Error()}
+		var le *loader.Error
+		if errors.As(err, &le) {
+			e.Errno = int(le.Errno)
+		}
+		g.send(e)
+	}
+	pass := func(name string) {
+		g.send(proto.Event{Ev: proto.EvStep, Unit: u.Name, Name: name, Status: proto.Pass})
+	}
 	var loaded []string
 	for _, m := range u.Load {
 		name := "insmod " + m.File
 		if m.Params != "" {
 			name += " " + m.Params
 		}
-		if err := inChild("--modlab-insmod", filepath.Join(dir, m.File), m.Params); err != nil {
+		if err := g.ld.LoadFile(filepath.Join(dir, m.File), m.Params); err != nil {
 			fail(name, err)
 			break
 		}
@@ -86,49 +243,13 @@ func (g *guest) runUnit(u proto.Unit) {
 		}
 	}
 	for i := len(loaded) - 1; i >= 0; i-- {
-		if err := inChild("--modlab-rmmod", loaded[i]); err != nil {
+		if err := g.ld.Unload(loaded[i], 0); err != nil {
 			fail("rmmod "+loaded[i], err)
 		} else {
 			pass("rmmod " + loaded[i])
 		}
 	}
-	// Modules a test left behind are unloaded too, and count as a failure:
-	// the next unit must start from a clean kernel.
-	for _, name := range leftovers(dir) {
-		err := inChild("--modlab-rmmod", name)
-		if err == nil {
-			err = errors.New("the test left it loaded")
-		}
-		fail("rmmod "+name, err)
-	}
-
-	end := proto.Event{Ev: proto.EvUnitEnd, Unit: u.Name}
-	var msgs []string
-	if klog != nil {
-		for {
-			r, err := klog.Next()
-			if err != nil {
-				break
-			}
-			end.Log = append(end.Log, proto.LogLine{Level: r.Level, Time: r.Time.Seconds(), Msg: r.Message})
-			msgs = append(msgs, r.Message)
-		}
-	}
-	for _, s := range kcheck.FindSplats(msgs) {
-		end.Splats = append(end.Splats, s.Text())
-		ok = false
-	}
-	taint1 := readTaint()
-	end.Taint = taint1.Letters()
-	if bad := kcheck.NewBad(taint0, taint1); bad != "" {
-		end.BadTaint = bad
-		ok = false
-	}
-	end.Status = proto.Pass
-	if !ok {
-		end.Status = proto.Fail
-	}
-	g.send(end)
+	return ok
 }
 
 func readTaint() kcheck.Taint {

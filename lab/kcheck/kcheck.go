@@ -29,6 +29,22 @@ func IsBugLine(msg string) bool {
 	return false
 }
 
+// IsTaskDeath reports whether a log line is the header of a report after
+// which the kernel kills the running task: every die() prints its counter
+// as "[#N]" (oopses, general protection faults, invalid opcodes from BUG()).
+func IsTaskDeath(msg string) bool {
+	i := strings.Index(msg, " [#")
+	if i < 0 {
+		return false
+	}
+	rest := msg[i+3:]
+	j := 0
+	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+		j++
+	}
+	return j > 0 && j < len(rest) && rest[j] == ']'
+}
+
 // Splat is one bug report: the line that matched and the lines after it
 // that belong to the report (up to the end marker or a limit).
 type Splat struct {

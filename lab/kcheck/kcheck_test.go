@@ -45,3 +45,19 @@ func TestTaint(t *testing.T) {
 		t.Error("ParseTaint(x) gave no error")
 	}
 }
+
+func TestIsTaskDeath(t *testing.T) {
+	t.Parallel()
+	for msg, want := range map[string]bool{
+		"Oops: 0002 [#1] PREEMPT SMP NOPTI": true,
+		"Oops: general protection fault, probably for non-canonical address 0xdead: 0000 [#2] SMP": true,
+		"invalid opcode: 0000 [#1] PREEMPT SMP NOPTI":                                              true,
+		"WARNING: CPU: 0 PID: 75 at warnon.c:12 warnon_init+0x15/0x20 [warnon]":                    false,
+		"hello [#] world": false,
+		"ends with [#12":  false,
+	} {
+		if got := IsTaskDeath(msg); got != want {
+			t.Errorf("IsTaskDeath(%q) = %v, want %v", msg, got, want)
+		}
+	}
+}

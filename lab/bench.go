@@ -1,0 +1,53 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/modlab/modlab/lab/proto"
+)
+
+// BareBoot boots kernel k with the lab's image but an /init that powers
+// off at once, and returns the wall time from QEMU's start to its exit:
+// the baseline every lab run is compared with.
+func BareBoot(ctx context.Context, o Options, k Kernel) (time.Duration, error) {
+	if o.Busybox == "" {
+		o.Busybox = "/bin/busybox"
+	}
+	initBin, err := GoBinary(ctx, o.SrcRoot, "lab/guest", false, o.CacheDir)
+	if err != nil {
+		return 0, err
+	}
+	img, err := Initramfs(ImageSpec{Kernel: k, Init: initBin, Busybox: o.Busybox}, o.CacheDir)
+	if err != nil {
+		return 0, err
+	}
+	dir, err := os.MkdirTemp("", "modlab-bare-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	disk := filepath.Join(dir, "work.img")
+	if err := CreateDisk(disk); err != nil {
+		return 0, err
+	}
+	vm, err := Boot(ctx, VMConfig{QEMU: o.QEMU, Kernel: k, Initramfs: img, Disk: disk,
+		MemoryMB: o.MemoryMB, Append: "modlab_bare=1", ConsoleLog: filepath.Join(dir, "console.log"),
+		TmpDir: dir})
+	if err != nil {
+		return 0, err
+	}
+	for e := range vm.Events() {
+		if e.Ev == proto.EvHello {
+			vm.Kill()
+			return 0, fmt.Errorf("bare boot ran the full /init (modlab_bare not seen)")
+		}
+	}
+	if err := vm.Wait(60 * time.Second); err != nil {
+		return 0, fmt.Errorf("bare boot: %w", err)
+	}
+	return time.Since(vm.Started), nil
+}
