@@ -68,6 +68,16 @@ func BuildDir(cacheDir, src string, k Kernel) string {
 	return filepath.Join(cacheDir, "build", name, k.Release)
 }
 
+// variantDir keeps builds with other options (sparse, make variables) apart
+// from the plain one, so that each stays cached.
+func variantDir(dir string, opt BuildOptions) string {
+	if !opt.Sparse && len(opt.MakeArgs) == 0 {
+		return dir
+	}
+	h := sha256.Sum256([]byte(fmt.Sprintf("%v\x00%s", opt.Sparse, strings.Join(opt.MakeArgs, "\x00"))))
+	return dir + "-" + hex.EncodeToString(h[:4])
+}
+
 // Build runs kbuild for the folder src against kernel k. The sources are
 // copied into a build directory of their own (src stays clean; only changed
 // files are copied, so make stays incremental), and kbuild is skipped
@@ -84,7 +94,7 @@ func Build(ctx context.Context, src string, k Kernel, cacheDir string, opt Build
 	if !hasKbuildFile(src) {
 		return nil, fmt.Errorf("%s has no Kbuild or Makefile: not a kbuild module folder", src)
 	}
-	dir := BuildDir(cacheDir, src, k)
+	dir := variantDir(BuildDir(cacheDir, src, k), opt)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -112,6 +111,9 @@ func (g *guest) runUnit(u proto.Unit) {
 // errUnitFailed is a unit whose child reported its failed steps itself.
 var errUnitFailed = errors.New("unit failed")
 
+// unitSpecEnv carries the unit's JSON to the child.
+const unitSpecEnv = "MODLAB_UNIT_SPEC"
+
 // oopsGrace is how long a unit may go on after the kernel killed a task.
 const oopsGrace = 2 * time.Second
 
@@ -124,13 +126,12 @@ const oopsGrace = 2 * time.Second
 func (g *guest) unitChild(u proto.Unit, readLog func() bool) error {
 	spec, _ := json.Marshal(u)
 	cmd := exec.Command("/proc/self/exe", "--modlab-unit")
-	cmd.Stdin = bytes.NewReader(spec)
+	cmd.Env = append(os.Environ(), unitSpecEnv+"="+string(spec))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.ExtraFiles = []*os.File{g.ctl}
+	// The shell needs the console's foreground process group; other units
+	// get a group of their own so that they can be stopped as one.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !u.Shell}
-	if u.Shell {
-		cmd.Stdin = nil
-	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -173,7 +174,7 @@ wait:
 // failed (each failure already reported).
 func unitMain() int {
 	var u proto.Unit
-	if err := json.NewDecoder(os.Stdin).Decode(&u); err != nil {
+	if err := json.Unmarshal([]byte(os.Getenv(unitSpecEnv)), &u); err != nil {
 		fmt.Fprintf(os.Stderr, "modlab-init: unit spec: %v\n", err)
 		return 2
 	}
@@ -283,7 +284,13 @@ func leftovers(dir string) []string {
 }
 
 func (g *guest) unitEnv(u proto.Unit, dir string) []string {
-	return append(os.Environ(),
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, unitSpecEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env,
 		"MODLAB_DIR="+dir,
 		"MODLAB_KERNEL="+g.kernel,
 		"MODLAB_UNIT="+u.Name,
