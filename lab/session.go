@@ -50,6 +50,9 @@ type Options struct {
 	Stdout *os.File
 	// BootTimeout bounds the boot to "ready" (default 120s).
 	BootTimeout time.Duration
+	// Trace, if set, receives every guest event as it arrives, with the
+	// guest's clock (MODLAB_TRACE=1 in the CLI).
+	Trace func(kernel string, e proto.Event)
 }
 
 // Phases is where a kernel's time went.
@@ -437,6 +440,9 @@ func collect(o *Options, kernel string, vm *VM, results map[string]*UnitResult, 
 		case e, ok := <-vm.Events():
 			if !ok {
 				return "the guest stopped before it finished (kernel crash?)", time.Now()
+			}
+			if o.Trace != nil {
+				o.Trace(kernel, e)
 			}
 			u := results[e.Unit]
 			switch e.Ev {

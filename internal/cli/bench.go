@@ -21,10 +21,11 @@ func runBench(env *Env, args []string) error {
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
-	o, err := labOptions(env, &lf)
+	o, stop, err := labOptions(env, &lf)
 	if err != nil {
 		return err
 	}
+	stop()
 	o.Progress = nil
 	o.Parallel = 1 // one VM at a time: the numbers are per boot
 	src := filepath.Join(o.SrcRoot, "examples", "hello")

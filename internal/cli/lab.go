@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/modlab/modlab/lab"
+	"github.com/modlab/modlab/lab/proto"
 )
 
 // labFlags are the options every lab command shares.
@@ -197,19 +198,21 @@ func runBuild(env *Env, args []string) error {
 	return nil
 }
 
-func labOptions(env *Env, lf *labFlags) (lab.Options, error) {
+// labOptions turns the shared flags into lab options; the returned stop
+// function ends the live progress display.
+func labOptions(env *Env, lf *labFlags) (lab.Options, func(), error) {
 	ks, err := selectKernels(env, lf.kernel)
 	if err != nil {
-		return lab.Options{}, err
+		return lab.Options{}, nil, err
 	}
 	root, err := lab.FindSourceRoot(env.Getenv)
 	if err != nil {
-		return lab.Options{}, err
+		return lab.Options{}, nil, err
 	}
 	switch lf.format {
 	case "", "table", "ktap", "json":
 	default:
-		return lab.Options{}, usagef("unknown --format %q (table, ktap or json)", lf.format)
+		return lab.Options{}, nil, usagef("unknown --format %q (table, ktap or json)", lf.format)
 	}
 	o := lab.Options{
 		Kernels:  ks,
@@ -218,8 +221,17 @@ func labOptions(env *Env, lf *labFlags) (lab.Options, error) {
 		MemoryMB: lf.memory,
 		Append:   lf.append,
 	}
-	o.Progress = newProgress(env, ks).update
-	return o, nil
+	prog := newProgress(env, ks)
+	o.Progress = prog.update
+	if env.Getenv("MODLAB_TRACE") != "" {
+		var mu sync.Mutex
+		o.Trace = func(k string, e proto.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(env.Stderr, "trace %s %9.3f %s %s %s %s %s\n", k, e.Time, e.Ev, e.Unit, e.Name, e.Status, firstLineOf(e.Msg))
+		}
+	}
+	return o, prog.stop, nil
 }
 
 func writeReport(env *Env, format string, results []lab.KernelResult) error {
@@ -278,11 +290,13 @@ func runRun(env *Env, args []string) error {
 		return usagef("run needs one module folder")
 	}
 	src := fs.Arg(0)
-	o, err := labOptions(env, &lf)
+	o, stop, err := labOptions(env, &lf)
 	if err != nil {
 		return err
 	}
+	defer stop()
 	if *shell {
+		stop()
 		if len(o.Kernels) > 1 {
 			return usagef("--shell needs one kernel (--kernel 6.1 or --kernel 6.12)")
 		}
@@ -298,6 +312,7 @@ func runRun(env *Env, args []string) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	results, err := lab.Run(ctx, o, []lab.UnitSpec{unit})
+	stop()
 	if err != nil {
 		return err
 	}
@@ -362,17 +377,23 @@ func runTest(env *Env, args []string) error {
 		units = append(units, lab.UnitSpec{Name: n, Src: filepath.Join(root, "examples", n),
 			TestPkg: "examples/" + n})
 	}
-	o, err := labOptions(env, &lf)
+	o, stop, err := labOptions(env, &lf)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
 	results, err := lab.Run(ctx, o, units)
+	stop()
 	if err != nil {
 		return err
 	}
 	return writeReport(env, lf.format, results)
+}
+
+func firstLineOf(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }
 
 func contains(list []string, s string) bool {
@@ -383,20 +404,47 @@ func contains(list []string, s string) bool {
 // progress shows what each kernel is doing: one live line per kernel on a
 // terminal, plain lines otherwise. It writes to Stderr.
 type progress struct {
-	mu    sync.Mutex
-	env   *Env
-	order []string
-	state map[string]string
-	drawn int
-	start time.Time
+	mu     sync.Mutex
+	env    *Env
+	order  []string
+	state  map[string]string
+	since  map[string]time.Time
+	drawn  int
+	start  time.Time
+	ticker *time.Ticker
+	// stopped: the run is over; nothing is drawn any more.
+	stopped bool
 }
 
 func newProgress(env *Env, ks []lab.Kernel) *progress {
-	p := &progress{env: env, state: map[string]string{}, start: time.Now()}
+	p := &progress{env: env, state: map[string]string{}, since: map[string]time.Time{}, start: time.Now()}
 	for _, k := range ks {
 		p.order = append(p.order, k.Release)
 	}
+	if env.IsTerminal {
+		// Redraw twice a second so the clocks move between events.
+		p.ticker = time.NewTicker(500 * time.Millisecond)
+		go func() {
+			for range p.ticker.C {
+				p.mu.Lock()
+				if !p.stopped {
+					p.draw()
+				}
+				p.mu.Unlock()
+			}
+		}()
+	}
 	return p
+}
+
+// stop ends the redrawing.
+func (p *progress) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = true
+	if p.ticker != nil {
+		p.ticker.Stop()
+	}
 }
 
 func (p *progress) update(kernel, status string) {
@@ -407,12 +455,25 @@ func (p *progress) update(kernel, status string) {
 		fmt.Fprintf(p.env.Stderr, "[%6.1fs] %s: %s\n", elapsed, kernel, status)
 		return
 	}
-	p.state[kernel] = fmt.Sprintf("%6.1fs %s", elapsed, status)
+	p.state[kernel] = status
+	p.since[kernel] = time.Now()
+	if status == "finished" || strings.HasPrefix(status, "finished ") {
+		p.since[kernel] = time.Time{}
+	}
+	p.draw()
+}
+
+// draw repaints one line per kernel: total time, the step, its own time.
+func (p *progress) draw() {
 	if p.drawn > 0 {
 		fmt.Fprintf(p.env.Stderr, "\x1b[%dA", p.drawn)
 	}
 	for _, k := range p.order {
-		fmt.Fprintf(p.env.Stderr, "\r\x1b[K%-28s %s\n", k, p.state[k])
+		step := ""
+		if t := p.since[k]; !t.IsZero() {
+			step = fmt.Sprintf(" (%.1fs)", time.Since(t).Seconds())
+		}
+		fmt.Fprintf(p.env.Stderr, "\r\x1b[K%-28s %6.1fs %s%s\n", k, time.Since(p.start).Seconds(), p.state[k], step)
 	}
 	p.drawn = len(p.order)
 }
