@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -206,6 +207,7 @@ func runKernel(ctx context.Context, o *Options, k Kernel, units []UnitSpec, init
 		return res
 	}
 	res.ConsoleLog = filepath.Join(runDir, "console.log")
+	pruneRuns(logDir, keepRuns)
 
 	o.progress(k.Release, "image")
 	img, err := Initramfs(ImageSpec{Kernel: k, Init: initBin, Busybox: o.Busybox}, o.CacheDir)
@@ -226,6 +228,7 @@ func runKernel(ctx context.Context, o *Options, k Kernel, units []UnitSpec, init
 	}()
 
 	disk := filepath.Join(runDir, "work.img")
+	defer os.Remove(disk)
 	var vm *VM
 	var hello, ready time.Time
 	for attempt := 0; attempt < 2; attempt++ {
@@ -343,6 +346,34 @@ func runKernel(ctx context.Context, o *Options, k Kernel, units []UnitSpec, init
 	}
 	o.progress(k.Release, "finished")
 	return res
+}
+
+// keepRuns is how many run directories (console logs) are kept per kernel.
+const keepRuns = 20
+
+// pruneRuns removes all but the newest keep run directories in dir.
+func pruneRuns(dir string, keep int) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	type run struct {
+		path string
+		mod  time.Time
+	}
+	var runs []run
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "run-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			runs = append(runs, run{filepath.Join(dir, e.Name()), info.ModTime()})
+		}
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i].mod.After(runs[j].mod) })
+	for i := keep; i < len(runs); i++ {
+		os.RemoveAll(runs[i].path)
+	}
 }
 
 func hasShell(units []UnitSpec) bool {
