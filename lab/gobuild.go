@@ -167,3 +167,19 @@ func GoBinary(ctx context.Context, srcRoot, pkg string, test bool, cacheDir stri
 	}
 	return out, nil
 }
+
+// DefaultCacheDir is where builds, images and run logs go unless told
+// otherwise: $MODLAB_CACHE, else $XDG_CACHE_HOME/modlab, else
+// ~/.cache/modlab, else a folder under the temporary directory.
+func DefaultCacheDir(getenv func(string) string) string {
+	if d := getenv("MODLAB_CACHE"); d != "" {
+		return d
+	}
+	if d := getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "modlab")
+	}
+	if d := getenv("HOME"); d != "" {
+		return filepath.Join(d, ".cache", "modlab")
+	}
+	return filepath.Join(os.TempDir(), "modlab-cache")
+}

@@ -129,11 +129,7 @@ func TestOurModulesBuildClean(t *testing.T) {
 	if len(dirs) == 0 {
 		t.Fatal("no module folders found")
 	}
-	cache := os.Getenv("MODLAB_CACHE")
-	if cache == "" {
-		d, _ := os.UserCacheDir()
-		cache = filepath.Join(d, "modlab")
-	}
+	cache := DefaultCacheDir(os.Getenv)
 	var wg sync.WaitGroup
 	for _, k := range ks {
 		wg.Add(1)

@@ -36,14 +36,7 @@ func labSetup(t *testing.T) ([]lab.Kernel, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := os.Getenv("MODLAB_CACHE")
-	if cache == "" {
-		d, err := os.UserCacheDir()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cache = filepath.Join(d, "modlab")
-	}
+	cache := lab.DefaultCacheDir(os.Getenv)
 	return ks, root, cache
 }
 

@@ -65,16 +65,7 @@ func cacheDir(env *Env, flag string) string {
 	if flag != "" {
 		return flag
 	}
-	if d := env.Getenv("MODLAB_CACHE"); d != "" {
-		return d
-	}
-	if d := env.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "modlab")
-	}
-	if d, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(d, ".cache", "modlab")
-	}
-	return filepath.Join(os.TempDir(), "modlab-cache")
+	return lab.DefaultCacheDir(env.Getenv)
 }
 
 func selectKernels(env *Env, spec string) ([]lab.Kernel, error) {
