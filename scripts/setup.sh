@@ -23,7 +23,7 @@ check_only=0
 step() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
-base_pkgs=(build-essential sparse kmod busybox-static xz-utils zstd git ca-certificates)
+base_pkgs=(build-essential sparse kmod busybox-static xz-utils zstd git ca-certificates time)
 bpo_src=/etc/apt/sources.list.d/modlab-bookworm-backports.sources
 
 missing_pkgs() {

@@ -89,6 +89,10 @@ func Decompress(c Compression, r io.Reader) ([]byte, error) {
 // when empty); it is read for /sys/module/compression.
 type Loader struct {
 	SysDir string
+	// IgnoreVersions asks the kernel to skip the vermagic and modversions
+	// checks (insmod -f; MODULE_INIT_IGNORE_*). Only finit_module can do
+	// that; it taints the kernel.
+	IgnoreVersions bool
 }
 
 // Error is a failed load or unload, with the errno the kernel returned.
@@ -103,7 +107,11 @@ func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("could not %s %s: %v", e.Op, e.Name, e.Err)
 	}
-	return fmt.Sprintf("could not %s %s: %s", e.Op, e.Name, Explain(e.Op, e.Errno))
+	msg := fmt.Sprintf("could not %s %s: %s", e.Op, e.Name, Explain(e.Op, e.Errno))
+	if h := Hint(e.Op, e.Errno); h != "" {
+		msg += " (" + h + ")"
+	}
+	return msg
 }
 
 func (e *Error) Unwrap() error {
@@ -113,7 +121,10 @@ func (e *Error) Unwrap() error {
 	return e.Errno
 }
 
-// Explain turns a load or unload errno into the words kmod's tools use.
+// Explain turns an errno into the words kmod 30's tools print for it. op
+// selects the tool: "load" is insmod's wording (tools/insmod.c
+// mod_strerror), "probe" is modprobe's, "unload" is rmmod's (plain
+// strerror). Other errnos read as strerror(3) does.
 func Explain(op string, errno unix.Errno) string {
 	switch op {
 	case "load":
@@ -121,31 +132,71 @@ func Explain(op string, errno unix.Errno) string {
 		case unix.ENOEXEC:
 			return "Invalid module format"
 		case unix.ENOENT:
-			return "Unknown symbol in module, or unknown parameter (see dmesg)"
+			return "Unknown symbol in module"
 		case unix.ESRCH:
 			return "Module has wrong symbol version"
 		case unix.EINVAL:
 			return "Invalid parameters"
+		}
+	case "probe":
+		switch errno {
 		case unix.EEXIST:
 			return "Module already in kernel"
-		case unix.EKEYREJECTED:
-			return "Key was rejected by service (module signature rejected)"
-		}
-	case "unload":
-		switch errno {
 		case unix.ENOENT:
-			return "Module is not currently loaded"
-		case unix.EWOULDBLOCK:
-			return "Module is in use"
-		case unix.EBUSY:
-			return "Module is in use or still initialising"
+			return "Unknown symbol in module, or unknown parameter (see dmesg)"
 		}
 	}
+	return Strerror(errno)
+}
+
+// Strerror is strerror(3)'s text for errno ("Function not implemented").
+func Strerror(errno unix.Errno) string {
 	if errno == 0 {
-		return "unknown error"
+		return "Success"
 	}
 	s := errno.Error()
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// Hint says in a few words what usually causes a load or unload errno, or
+// "" when there is nothing to add to Explain's text. kmod prints no hints;
+// modlab's tools print them on a line of their own.
+func Hint(op string, errno unix.Errno) string {
+	switch errno {
+	case unix.ENOSYS:
+		return "the running kernel has no module support: it was built without CONFIG_MODULES"
+	case unix.EPERM:
+		return "loading and unloading modules needs CAP_SYS_MODULE, and /proc/sys/kernel/modules_disabled must be 0"
+	}
+	switch op {
+	case "load", "probe":
+		switch errno {
+		case unix.ENOEXEC:
+			return "not a module for this kernel: wrong vermagic, architecture or ELF layout; the kernel log says which"
+		case unix.ENOENT:
+			return "the kernel log names the missing symbol or parameter; load the module that exports the symbol first"
+		case unix.ESRCH:
+			return "the module was built against other kernel headers (modversions CRC mismatch)"
+		case unix.EINVAL:
+			return "a parameter value is malformed; the kernel log says which"
+		case unix.EEXIST:
+			return "a module of that name is already loaded (see lsmod)"
+		case unix.EKEYREJECTED, unix.EBADMSG, unix.ENOKEY:
+			return "the module signature was rejected and the kernel enforces signatures"
+		case unix.EBUSY:
+			return "a module of that name is still being loaded or unloaded"
+		}
+	case "unload":
+		switch errno {
+		case unix.EWOULDBLOCK:
+			return "the module is in use: see its holders and refcnt in /sys/module"
+		case unix.ENOENT:
+			return "no module of that name is loaded"
+		case unix.EBUSY:
+			return "the module is still initialising, or has no exit function and cannot be unloaded"
+		}
+	}
+	return ""
 }
 
 func (l *Loader) sysDir() string {
@@ -176,14 +227,18 @@ func (l *Loader) LoadFile(path, params string) error {
 	head := make([]byte, 8)
 	n, _ := io.ReadFull(f, head)
 	c := Detect(head[:n])
+	var ignore int
+	if l.IgnoreVersions {
+		ignore = unix.MODULE_INIT_IGNORE_MODVERSIONS | unix.MODULE_INIT_IGNORE_VERMAGIC
+	}
 	if c == None {
-		if err := unix.FinitModule(int(f.Fd()), params, 0); err != nil {
+		if err := unix.FinitModule(int(f.Fd()), params, ignore); err != nil {
 			return loadErr(path, err)
 		}
 		return nil
 	}
 	if c == l.KernelCompression() {
-		err := unix.FinitModule(int(f.Fd()), params, unix.MODULE_INIT_COMPRESSED_FILE)
+		err := unix.FinitModule(int(f.Fd()), params, unix.MODULE_INIT_COMPRESSED_FILE|ignore)
 		if err == nil {
 			return nil
 		}
