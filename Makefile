@@ -17,7 +17,7 @@ setup:
 	bash scripts/setup.sh
 
 build:
-	$(GO) build -o $(MODLAB) ./cmd/modlab
+	CGO_ENABLED=0 $(GO) build -o $(MODLAB) ./cmd/modlab
 
 demo: setup build
 	$(MODLAB) test --kernel $(KERNEL) --format table
@@ -28,7 +28,7 @@ check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) vet -tags modlab_guest ./examples/...
+	CGO_ENABLED=0 $(GO) vet -tags modlab_guest ./examples/...
 
 unit:
 	$(GO) test -count=1 ./...

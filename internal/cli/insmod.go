@@ -1,4 +1,152 @@
 package cli
 
-// TODO(issue 3): insmod is not written yet.
-func runInsmod(env *Env, args []string) error { return errNotYet("insmod") }
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/modlab/modlab/kmod/kmsg"
+	"github.com/modlab/modlab/kmod/loader"
+	"github.com/modlab/modlab/kmod/modfile"
+)
+
+// moduleSyscalls is how insmod and rmmod reach the kernel.
+type moduleSyscalls interface {
+	LoadFile(path, params string) error
+	Unload(name string, flags loader.UnloadFlags) error
+}
+
+// openKernel gives the real system calls; tests replace it (in tests that
+// do not run in parallel) so that no fixture name ever reaches the kernel.
+var openKernel = func(env *Env, ignoreVersions bool) moduleSyscalls {
+	return &loader.Loader{SysDir: env.Path("/sys"), IgnoreVersions: ignoreVersions}
+}
+
+const insmodHelp = `Usage:
+	%s [options] filename [args]
+Options:
+	-f, --force       ignore the vermagic and modversions checks (taints the kernel)
+	-V, --version     show version
+	-h, --help        show this help
+`
+
+// runInsmod is kmod 30's insmod: load one module file with parameters
+// ("name=value" words, passed to the kernel joined by spaces). Failures
+// read as kmod's, followed by HINT lines that say why.
+func runInsmod(env *Env, args []string) error {
+	fl := pflag.NewFlagSet("insmod", pflag.ContinueOnError)
+	fl.SetOutput(env.Stderr)
+	fl.Usage = func() {}
+	var force, help, version, ignored bool
+	fl.BoolVarP(&force, "force", "f", false, "")
+	fl.BoolVarP(&ignored, "p", "p", false, "")
+	fl.BoolVarP(&ignored, "s", "s", false, "")
+	fl.BoolVarP(&help, "help", "h", false, "")
+	fl.BoolVarP(&version, "version", "V", false, "")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprintf(env.Stdout, insmodHelp, "insmod")
+			return nil
+		}
+		fmt.Fprintf(env.Stderr, "insmod: %v\n", err)
+		return &ExitError{Code: 1}
+	}
+	if help {
+		fmt.Fprintf(env.Stdout, insmodHelp, "insmod")
+		return nil
+	}
+	if version {
+		fmt.Fprintln(env.Stdout, "kmod version 30")
+		return nil
+	}
+	rest := fl.Args()
+	if len(rest) == 0 {
+		fmt.Fprintln(env.Stderr, "insmod: ERROR: missing filename.")
+		return &ExitError{Code: 1}
+	}
+	file := rest[0]
+	if file == "-" {
+		fmt.Fprintln(env.Stderr, "insmod: ERROR: this tool does not support loading from stdin!")
+		return &ExitError{Code: 1}
+	}
+	params := strings.Join(rest[1:], " ")
+	if _, err := os.Stat(file); err != nil {
+		fmt.Fprintf(env.Stderr, "insmod: ERROR: could not load module %s: %s\n", file, errText(err))
+		return &ExitError{Code: 1}
+	}
+	// Follow the kernel log from now on: when the load fails, the
+	// kernel's own words about the module are the best hint.
+	klog, _ := kmsg.Open(env.Path("/dev/kmsg"), false)
+	if klog != nil {
+		defer klog.Close()
+		if klog.SeekEnd() != nil {
+			klog.Close()
+			klog = nil
+		}
+	}
+	err := openKernel(env, force).LoadFile(file, params)
+	if err == nil {
+		return nil
+	}
+	var le *loader.Error
+	if !errors.As(err, &le) || le.Err != nil {
+		fmt.Fprintf(env.Stderr, "insmod: ERROR: could not insert module %s: %s\n", file, errText(err))
+		return &ExitError{Code: 1}
+	}
+	fmt.Fprintf(env.Stderr, "insmod: ERROR: could not insert module %s: %s\n", file, loader.Explain("load", le.Errno))
+	for _, h := range insmodHints(env, file, le.Errno, klog) {
+		fmt.Fprintf(env.Stderr, "insmod: HINT: %s\n", h)
+	}
+	return &ExitError{Code: 1}
+}
+
+// insmodHints explains a failed load: the general cause of the errno, the
+// vermagic of the file against the running kernel for ENOEXEC, and what the
+// kernel logged about the module meanwhile.
+func insmodHints(env *Env, file string, errno unix.Errno, klog *kmsg.Reader) []string {
+	var hints []string
+	if h := loader.Hint("load", errno); h != "" {
+		hints = append(hints, h)
+	}
+	if errno == unix.ENOSYS {
+		if _, err := os.Stat(env.Path("/proc/modules")); err != nil {
+			hints = append(hints, env.Path("/proc/modules")+" does not exist either: modules cannot be loaded on this kernel at all")
+		}
+	}
+	if errno == unix.ENOEXEC {
+		m, err := modfile.Open(file)
+		if err != nil {
+			hints = append(hints, fmt.Sprintf("%s is not a usable module file: %v", file, err))
+		} else {
+			vm := m.Vermagic()
+			m.Close()
+			rel := runningRelease(env)
+			got, _, _ := strings.Cut(vm, " ")
+			switch {
+			case vm == "":
+				hints = append(hints, file+" has no vermagic in .modinfo")
+			case got != rel:
+				hints = append(hints, fmt.Sprintf("%s was built for %s (vermagic %q); the running kernel is %s", file, got, vm, rel))
+			}
+		}
+	}
+	if klog != nil {
+		name := modfile.NameFromPath(file)
+		for {
+			rec, err := klog.Next()
+			if err != nil {
+				break
+			}
+			if strings.HasPrefix(rec.Message, name+": ") || strings.Contains(rec.Message, " "+name+" ") ||
+				strings.Contains(rec.Message, " "+filepath.Base(file)) {
+				hints = append(hints, "kernel log: "+rec.Message)
+			}
+		}
+	}
+	return hints
+}
