@@ -266,3 +266,72 @@ func TestDmesgAndSysfsOrder(t *testing.T) {
 		t.Errorf("/sys/module readdir order %q differs from KernfsSort's %q", names, sorted)
 	}
 }
+
+// TestModprobeWithDependency installs both modules into a module directory
+// of their own in the guest, indexes it with modlab's depmod, and loads the
+// user with modlab's modprobe: the provider must come first, by itself.
+// modprobe -r then removes the user and the provider it no longer needs.
+func TestModprobeWithDependency(t *testing.T) {
+	rel := os.Getenv(guesttest.EnvKernel)
+	if rel == "" {
+		t.Fatal("MODLAB_KERNEL is not set: not running in the lab's guest")
+	}
+	base := t.TempDir()
+	extra := filepath.Join(base, "lib/modules", rel, "extra")
+	if err := os.MkdirAll(extra, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"export-provider", "export-user"} {
+		data, err := os.ReadFile(guesttest.ModulePath(t, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(extra, m+".ko"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, errs, code := run("depmod", "-b", base, rel); code != 0 {
+		t.Fatalf("depmod exited %d: %s%s", code, out, errs)
+	}
+	dep, err := os.ReadFile(filepath.Join(base, "lib/modules", rel, "modules.dep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(dep), "extra/export-user.ko: extra/export-provider.ko\n") {
+		t.Fatalf("modules.dep lacks the dependency:\n%s", dep)
+	}
+
+	out, errs, code := run("modprobe", "-d", base, "-S", rel, "--show-depends", "export_user")
+	want := fmt.Sprintf("insmod %s/export-provider.ko \ninsmod %s/export-user.ko \n", extra, extra)
+	if code != 0 || out != want {
+		t.Fatalf("modprobe --show-depends: exit %d, stdout %q, stderr %q; want %q", code, out, errs, want)
+	}
+
+	log := guesttest.KernelLog(t)
+	if out, errs, code := run("modprobe", "-d", base, "-S", rel, "export_user", "a=4", "b=5"); code != 0 {
+		t.Fatalf("modprobe export_user exited %d: %s%s", code, out, errs)
+	}
+	prov := &guesttest.Module{Name: "export_provider"}
+	user := &guesttest.Module{Name: "export_user"}
+	t.Cleanup(func() {
+		for _, m := range []*guesttest.Module{user, prov} {
+			if m.Loaded() {
+				m.TryUnload()
+			}
+		}
+	})
+	if !prov.Loaded() || !user.Loaded() {
+		t.Fatalf("after modprobe: provider loaded %v, user loaded %v; want both", prov.Loaded(), user.Loaded())
+	}
+	log.Want(t, "export_provider: loaded", "export_user: export_provider_add(4, 5) = 9")
+	if _, err := os.Stat(filepath.Join(prov.SysDir(), "holders", "export_user")); err != nil {
+		t.Errorf("export_user is not a holder of export_provider: %v", err)
+	}
+
+	if out, errs, code := run("modprobe", "-d", base, "-S", rel, "-r", "export_user"); code != 0 {
+		t.Fatalf("modprobe -r export_user exited %d: %s%s", code, out, errs)
+	}
+	if prov.Loaded() || user.Loaded() {
+		t.Errorf("after modprobe -r: provider loaded %v, user loaded %v; want neither", prov.Loaded(), user.Loaded())
+	}
+}

@@ -99,7 +99,9 @@ func (d *Dir) Path() string { return d.path }
 func (d *Dir) File(name string) string { return d.path + "/" + name }
 
 // Index returns the reader of name+".bin"; a missing file gives an error
-// wrapping fs.ErrNotExist.
+// wrapping fs.ErrNotExist. So does an empty one: depmod writes an empty
+// modules.builtin.bin when the tree has no modules.builtin (a tree of
+// out-of-tree modules), and libkmod reads that as "no entries".
 func (d *Dir) Index(name string) (*index.Reader, error) {
 	d.mu.Lock()
 	s := d.indexes[name]
@@ -111,6 +113,10 @@ func (d *Dir) Index(name string) (*index.Reader, error) {
 	s.once.Do(func() {
 		path := d.File(name + ".bin")
 		s.data, s.mapped, s.err = rawfile.Map(path)
+		if s.err == nil && len(s.data) == 0 {
+			s.err = &fs.PathError{Op: "open index", Path: path, Err: fs.ErrNotExist}
+			return
+		}
 		if s.err == nil {
 			s.r, s.err = index.Parse(path, s.data)
 		}

@@ -210,3 +210,25 @@ func FuzzTextParsers(f *testing.F) {
 		moddir.ReadBuiltinText("f", strings.NewReader(s))
 	})
 }
+
+// An empty modules.builtin.bin, as depmod writes for a tree without
+// modules.builtin, means "nothing is builtin", not a broken index.
+func TestEmptyBuiltinIndex(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	dir := filepath.Join(base, "lib/modules/6.1.0-test")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "modules.builtin.bin"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := moddir.Open(base, "6.1.0-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if b, err := d.IsBuiltin("ext4"); err != nil || b {
+		t.Errorf("IsBuiltin(ext4) on an empty index = %v, %v; want false, nil", b, err)
+	}
+}
