@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/modlab/modlab/lab/proto"
@@ -108,6 +109,8 @@ func Boot(ctx context.Context, cfg VMConfig) (*VM, error) {
 	vm := &VM{Config: cfg, Args: append([]string{qemu}, QEMUArgs(cfg, sock)...),
 		events: make(chan proto.Event, 64), exited: make(chan struct{})}
 	vm.cmd = exec.CommandContext(ctx, qemu, vm.Args[1:]...)
+	// A VM must not outlive modlab (killed, or a test binary timing out).
+	vm.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stderr strings.Builder
 	vm.cmd.Stderr = &stderr
 	if cfg.Interactive {
