@@ -25,6 +25,10 @@ func BareBoot(ctx context.Context, o Options, k Kernel) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
+	kimg, err := BootImage(k, o.CacheDir)
+	if err != nil {
+		return 0, err
+	}
 	dir, err := os.MkdirTemp("", "modlab-bare-")
 	if err != nil {
 		return 0, err
@@ -34,7 +38,7 @@ func BareBoot(ctx context.Context, o Options, k Kernel) (time.Duration, error) {
 	if err := CreateDisk(disk); err != nil {
 		return 0, err
 	}
-	vm, err := Boot(ctx, VMConfig{QEMU: o.QEMU, Kernel: k, Initramfs: img, Disk: disk,
+	vm, err := Boot(ctx, VMConfig{QEMU: o.QEMU, Kernel: k, Image: kimg, Initramfs: img, Disk: disk,
 		MemoryMB: o.MemoryMB, Append: "modlab_bare=1", ConsoleLog: filepath.Join(dir, "console.log"),
 		TmpDir: dir})
 	if err != nil {

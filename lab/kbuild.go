@@ -27,12 +27,16 @@ type BuildOptions struct {
 
 // BuildResult is one module folder built for one kernel.
 type BuildResult struct {
-	Kernel   Kernel
-	Src      string   // the source folder
-	Dir      string   // the build directory (a synced copy of Src)
-	Modules  []string // built .ko files, in modules.order order
-	Output   string   // kbuild's output, verbatim
-	Cached   bool     // nothing changed: kbuild was not run
+	Kernel  Kernel
+	Src     string   // the source folder
+	Dir     string   // the build directory (a synced copy of Src)
+	Modules []string // built .ko files, in modules.order order
+	// Ship are the same modules without debug information (objcopy
+	// --strip-debug), which is what the guest gets: a fraction of the
+	// size to copy and to load.
+	Ship     []string
+	Output   string // kbuild's output, verbatim
+	Cached   bool   // nothing changed: kbuild was not run
 	Duration time.Duration
 }
 
@@ -111,9 +115,11 @@ func Build(ctx context.Context, src string, k Kernel, cacheDir string, opt Build
 	if old, err := os.ReadFile(stampFile); err == nil {
 		if prev, out, ok := strings.Cut(string(old), "\n"); ok && prev == sum {
 			if mods := builtModules(dir); len(mods) > 0 {
-				res.Modules, res.Output, res.Cached = mods, out, true
-				res.Duration = time.Since(start)
-				return res, nil
+				if ship, err := stripped(dir, mods); err == nil {
+					res.Modules, res.Ship, res.Output, res.Cached = mods, ship, out, true
+					res.Duration = time.Since(start)
+					return res, nil
+				}
 			}
 		}
 	}
@@ -138,10 +144,40 @@ func Build(ctx context.Context, src string, k Kernel, cacheDir string, opt Build
 	if len(res.Modules) == 0 {
 		return res, &BuildError{Src: src, Release: k.Release, Output: res.Output, Err: fmt.Errorf("kbuild built no module (is obj-m set?)")}
 	}
+	if res.Ship, err = stripped(dir, res.Modules); err != nil {
+		return res, err
+	}
 	if err := os.WriteFile(stampFile, []byte(sum+"\n"+res.Output), 0o644); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// stripped returns debug-stripped copies of mods under dir/.modlab-ship,
+// making those that are missing or older than their module.
+func stripped(dir string, mods []string) ([]string, error) {
+	shipDir := filepath.Join(dir, ".modlab-ship")
+	if err := os.MkdirAll(shipDir, 0o755); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range mods {
+		s := filepath.Join(shipDir, filepath.Base(m))
+		mst, err := os.Stat(m)
+		if err != nil {
+			return nil, err
+		}
+		if sst, err := os.Stat(s); err != nil || sst.ModTime().Before(mst.ModTime()) {
+			if b, err := exec.Command("objcopy", "--strip-debug", m, s+".tmp").CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("objcopy --strip-debug %s: %v: %s", m, err, b)
+			}
+			if err := os.Rename(s+".tmp", s); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 func hasKbuildFile(dir string) bool {

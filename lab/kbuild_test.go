@@ -69,6 +69,14 @@ func TestBuildIncremental(t *testing.T) {
 	if r.Cached || len(r.Modules) != 1 || filepath.Base(r.Modules[0]) != "tiny.ko" {
 		t.Fatalf("first build: cached=%v modules=%v", r.Cached, r.Modules)
 	}
+	if len(r.Ship) != 1 {
+		t.Fatalf("ship = %v, want one stripped module", r.Ship)
+	}
+	full, _ := os.Stat(r.Modules[0])
+	ship, err := os.Stat(r.Ship[0])
+	if err != nil || ship.Size() >= full.Size() {
+		t.Errorf("stripped module: %v, %d bytes against %d; want smaller", err, ship.Size(), full.Size())
+	}
 	ents, _ := os.ReadDir(src)
 	if len(ents) != 2 {
 		t.Errorf("the source folder got build files: %v", ents)

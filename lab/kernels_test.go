@@ -66,3 +66,25 @@ func TestKernelsAndSelect(t *testing.T) {
 		t.Error("Select with no kernels gave no error")
 	}
 }
+
+// TestBootImage extracts the ELF vmlinux of every installed kernel: each
+// must come out whole (the size the image announces) with a PVH entry.
+func TestBootImage(t *testing.T) {
+	ks, _ := Kernels("/")
+	if len(ks) == 0 {
+		t.Skip("no kernel installed (run scripts/setup.sh)")
+	}
+	for _, k := range ks {
+		img, err := ExtractVmlinux(k.Vmlinuz)
+		if err != nil {
+			t.Errorf("%s: %v", k.Release, err)
+			continue
+		}
+		if !hasPVHNote(img) {
+			t.Errorf("%s: the extracted vmlinux has no PVH note", k.Release)
+		}
+	}
+	if _, err := ExtractVmlinux("/etc/passwd"); err == nil {
+		t.Error("a text file extracted as a kernel")
+	}
+}

@@ -27,8 +27,10 @@ const KernelArgs = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init " +
 
 // VMConfig describes one boot.
 type VMConfig struct {
-	QEMU      string // the qemu-system-x86_64 binary ("" finds it in PATH)
-	Kernel    Kernel
+	QEMU   string // the qemu-system-x86_64 binary ("" finds it in PATH)
+	Kernel Kernel
+	// Image is the kernel file QEMU boots (BootImage); "" is the bzImage.
+	Image     string
 	Initramfs string
 	Disk      string // the work disk image
 	MemoryMB  int    // guest memory (default 512)
@@ -65,6 +67,10 @@ func QEMUArgs(cfg VMConfig, sock string) []string {
 	if mem == 0 {
 		mem = 512
 	}
+	image := cfg.Image
+	if image == "" {
+		image = cfg.Kernel.Vmlinuz
+	}
 	cmdline := KernelArgs
 	if cfg.Append != "" {
 		cmdline += " " + cfg.Append
@@ -72,7 +78,7 @@ func QEMUArgs(cfg VMConfig, sock string) []string {
 	args := []string{
 		"-machine", "q35", "-cpu", "max", "-m", strconv.Itoa(mem), "-smp", "1",
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-kernel", cfg.Kernel.Vmlinuz, "-initrd", cfg.Initramfs,
+		"-kernel", image, "-initrd", cfg.Initramfs,
 		"-append", cmdline,
 	}
 	if cfg.Interactive {

@@ -215,6 +215,11 @@ func runKernel(ctx context.Context, o *Options, k Kernel, units []UnitSpec, init
 		res.Infra = fmt.Sprintf("initramfs: %v", err)
 		return res
 	}
+	kimg, err := BootImage(k, o.CacheDir)
+	if err != nil {
+		res.Infra = err.Error()
+		return res
+	}
 	res.Phases.Image = time.Since(t0)
 
 	// kbuild runs while the kernel boots.
@@ -238,7 +243,7 @@ func runKernel(ctx context.Context, o *Options, k Kernel, units []UnitSpec, init
 		}
 		o.progress(k.Release, "booting")
 		vm, err = Boot(ctx, VMConfig{
-			QEMU: o.QEMU, Kernel: k, Initramfs: img, Disk: disk, MemoryMB: o.MemoryMB,
+			QEMU: o.QEMU, Kernel: k, Image: kimg, Initramfs: img, Disk: disk, MemoryMB: o.MemoryMB,
 			Append: o.Append, ConsoleLog: res.ConsoleLog, TmpDir: runDir,
 			Interactive: hasShell(units), Stdin: o.Stdin, Stdout: o.Stdout,
 		})
@@ -430,7 +435,7 @@ func unitPlan(u UnitSpec, b builtUnit, tests map[string]*future, work *Work) (pr
 	if b.err != nil {
 		return pu, b.err
 	}
-	mods := b.res.Modules
+	mods := b.res.Ship
 	for _, m := range mods {
 		if err := work.AddFile(pu.Dir+"/"+filepath.Base(m), m, 0o644); err != nil {
 			return pu, err
