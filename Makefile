@@ -41,7 +41,7 @@ vmtest:
 
 bench: setup build
 	$(MODLAB) bench --kernel $(KERNEL)
-	@for s in scripts/bench-*.sh; do bash "$$s" $(MODLAB) || exit 1; done
+	@for s in scripts/bench-*.sh; do bash "$$s" $(CURDIR)/$(MODLAB) || exit 1; done
 
 clean:
 	rm -rf bin

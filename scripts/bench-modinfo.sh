@@ -14,13 +14,15 @@ trap 'rm -rf "$tmp"' EXIT
 bin=${1:-}
 rounds=${2:-3}
 if [ -z "$bin" ]; then
-	go build -o "$tmp/modlab" ./cmd/modlab
+	CGO_ENABLED=0 go build -o "$tmp/modlab" ./cmd/modlab
 	bin=$tmp/modlab
 fi
+bin=$(realpath "$bin")
 kmod=$(command -v modinfo || echo /usr/sbin/modinfo)
 [ -x "$kmod" ] || { echo "bench-modinfo: kmod's modinfo not found" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench-modinfo: /usr/bin/time not found (scripts/setup.sh installs it)" >&2; exit 1; }
 ln -sf "$bin" "$tmp/modinfo"
+"$tmp/modinfo" -V >/dev/null || { echo "bench-modinfo: $bin does not run as modinfo" >&2; exit 1; }
 
 # One file list per kernel.
 kernels=""
