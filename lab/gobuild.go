@@ -136,7 +136,13 @@ func GoBinary(ctx context.Context, srcRoot, pkg string, test bool, cacheDir stri
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", err
 	}
-	tmp := out + ".tmp"
+	tf, err := os.CreateTemp(filepath.Dir(out), name+".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	tmp := tf.Name()
+	tf.Close()
+	defer os.Remove(tmp)
 	var args []string
 	if test {
 		args = []string{"test", "-c", "-tags", "modlab_guest", "-o", tmp}
@@ -151,7 +157,7 @@ func GoBinary(ctx context.Context, srcRoot, pkg string, test bool, cacheDir stri
 		return "", fmt.Errorf("go %s ./%s: %v\n%s", args[0], pkg, err, b)
 	}
 	if test {
-		if _, err := os.Stat(tmp); err != nil {
+		if st, err := os.Stat(tmp); err != nil || st.Size() == 0 {
 			return "", fmt.Errorf("package %s has no guest tests (no _test.go file with the modlab_guest build tag)", pkg)
 		}
 	}
@@ -161,7 +167,7 @@ func GoBinary(ctx context.Context, srcRoot, pkg string, test bool, cacheDir stri
 	// Older builds of the same package are of no use any more.
 	old, _ := filepath.Glob(filepath.Join(cacheDir, "go", name+"-*"))
 	for _, o := range old {
-		if o != out {
+		if o != out && !strings.Contains(o, ".tmp-") {
 			os.Remove(o)
 		}
 	}

@@ -93,12 +93,26 @@ func imageKey(spec ImageSpec) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:24], nil
 }
 
+// writeAtomic writes data to path through a temporary file of its own, so
+// that concurrent writers and readers never see half a file.
 func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 func imageRecords(spec ImageSpec) ([]cpio.Record, error) {

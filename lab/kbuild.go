@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // BuildOptions tune a kbuild run.
@@ -102,6 +104,12 @@ func Build(ctx context.Context, src string, k Kernel, cacheDir string, opt Build
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	// Two modlab runs may build the same folder at once: one at a time.
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	stamp, err := syncTree(src, dir)
 	if err != nil {
 		return nil, fmt.Errorf("copy %s to its build directory: %w", src, err)
@@ -178,6 +186,22 @@ func stripped(dir string, mods []string) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// lockDir takes an exclusive lock on dir (flock on dir/.modlab-lock).
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".modlab-lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return func() {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 func hasKbuildFile(dir string) bool {
