@@ -165,12 +165,7 @@ func GoBinary(ctx context.Context, srcRoot, pkg string, test bool, cacheDir stri
 		return "", err
 	}
 	// Older builds of the same package are of no use any more.
-	old, _ := filepath.Glob(filepath.Join(cacheDir, "go", name+"-*"))
-	for _, o := range old {
-		if o != out && !strings.Contains(o, ".tmp-") {
-			os.Remove(o)
-		}
-	}
+	removeStale(filepath.Join(cacheDir, "go", name+"-*"), out)
 	return out, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/u-root/u-root/pkg/cpio"
 
@@ -64,12 +65,7 @@ func Initramfs(spec ImageSpec, cacheDir string) (string, error) {
 	if err := writeAtomic(out, buf.Bytes()); err != nil {
 		return "", err
 	}
-	old, _ := filepath.Glob(filepath.Join(cacheDir, "initramfs", spec.Kernel.Release+"-*.cpio"))
-	for _, o := range old {
-		if o != out {
-			os.Remove(o)
-		}
-	}
+	removeStale(filepath.Join(cacheDir, "initramfs", spec.Kernel.Release+"-*.cpio"), out)
 	return out, nil
 }
 
@@ -80,7 +76,10 @@ func Initramfs(spec ImageSpec, cacheDir string) (string, error) {
 func imageKey(spec ImageSpec) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "v%s\x00%s\x00%s\x00", initramfsVersion, spec.Kernel.Release, strings.Join(BootModules, ","))
-	for _, p := range []string{spec.Init, spec.Busybox,
+	// The init's path carries the digest of its sources, so it names the
+	// init; its mtime would change when two runs build it at once.
+	fmt.Fprintf(h, "%s\x00", spec.Init)
+	for _, p := range []string{spec.Busybox,
 		filepath.Join(spec.Kernel.ModDir, "modules.dep"),
 		filepath.Join(spec.Kernel.ModDir, "modules.builtin")} {
 		st, err := os.Stat(p)
@@ -91,6 +90,24 @@ func imageKey(spec ImageSpec) (string, error) {
 		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", abs, st.Size(), st.ModTime().UnixNano())
 	}
 	return hex.EncodeToString(h.Sum(nil))[:24], nil
+}
+
+// staleAge is how old a superseded cache file must be before it is removed:
+// a run that started just before may still be using it.
+const staleAge = time.Hour
+
+// removeStale removes the files matching pattern, except keep, that were
+// last written more than staleAge ago.
+func removeStale(pattern, keep string) {
+	old, _ := filepath.Glob(pattern)
+	for _, o := range old {
+		if o == keep || strings.Contains(o, ".tmp-") {
+			continue
+		}
+		if st, err := os.Stat(o); err == nil && time.Since(st.ModTime()) > staleAge {
+			os.Remove(o)
+		}
+	}
 }
 
 // writeAtomic writes data to path through a temporary file of its own, so

@@ -200,6 +200,21 @@ func (vm *VM) Wait(d time.Duration) error {
 	}
 }
 
+// ExitReason waits up to 2 s for QEMU to exit and says how it ended:
+// "exit status 0" for a guest that powered off or panicked (with
+// -no-reboot both look alike), QEMU's own error message otherwise.
+func (vm *VM) ExitReason() string {
+	select {
+	case <-vm.exited:
+		if vm.exitErr == nil {
+			return "QEMU exited with status 0"
+		}
+		return "QEMU: " + vm.exitErr.Error()
+	case <-time.After(2 * time.Second):
+		return "QEMU still running"
+	}
+}
+
 // Exited is closed when QEMU has exited.
 func (vm *VM) Exited() <-chan struct{} { return vm.exited }
 

@@ -412,7 +412,7 @@ func waitReady(vm *VM, timeout time.Duration) (hello, ready time.Time, err error
 		select {
 		case e, ok := <-vm.Events():
 			if !ok {
-				return hello, ready, errors.New("the guest stopped (kernel crash or QEMU exit)")
+				return hello, ready, fmt.Errorf("the guest stopped (kernel crash or QEMU exit): %s", vm.ExitReason())
 			}
 			switch e.Ev {
 			case proto.EvHello:
