@@ -51,6 +51,12 @@ func WriteTable(w io.Writer, results []KernelResult) {
 	for _, r := range results {
 		writeDetails(w, r)
 	}
+	fmt.Fprintln(w)
+	for _, r := range results {
+		if r.ConsoleLog != "" {
+			fmt.Fprintf(w, "console log %s: %s\n", r.Kernel, r.ConsoleLog)
+		}
+	}
 }
 
 func countTests(ts []TestResult, status string) int {
@@ -111,7 +117,6 @@ func writeDetails(w io.Writer, r KernelResult) {
 		if u.BadTaint != "" {
 			fmt.Fprintf(w, "  new taint flags: %s (now %s)\n", u.BadTaint, u.Taint)
 		}
-		fmt.Fprintf(w, "  console log: %s\n", r.ConsoleLog)
 	}
 }
 

@@ -62,6 +62,7 @@ func TestWriteTable(t *testing.T) {
 		"new taint flags: W (now WOE)",
 		"LAB ERROR: boot 2 failed before /init was ready",
 		"the first boot was retried: boot 1 failed",
+		"console log 6.12.95+deb12-cloud-amd64: /tmp/c1.log",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
