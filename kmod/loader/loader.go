@@ -242,7 +242,9 @@ func (l *Loader) LoadFile(path, params string) error {
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EINVAL) {
+		// Only "cannot decompress" falls back to user space. EINVAL is
+		// also what a bad parameter gives: retrying would load twice.
+		if !errors.Is(err, unix.EOPNOTSUPP) {
 			return loadErr(path, err)
 		}
 	}
