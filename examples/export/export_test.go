@@ -24,6 +24,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
 
 	"github.com/modlab/modlab/internal/cli"
@@ -334,4 +336,96 @@ func TestModprobeWithDependency(t *testing.T) {
 	if prov.Loaded() || user.Loaded() {
 		t.Errorf("after modprobe -r: provider loaded %v, user loaded %v; want neither", prov.Loaded(), user.Loaded())
 	}
+}
+
+// TestCompressedModules loads the provider compressed with xz and with
+// zstd. Where /sys/module/compression names the format (xz on 6.12) the
+// kernel decompresses it; otherwise kmod/loader decompresses it in user
+// space (both formats on 6.1, zstd on 6.12). Either way the module must
+// load, work and unload; and a bad parameter must be refused once, not
+// retried the other way.
+func TestCompressedModules(t *testing.T) {
+	plain, err := os.ReadFile(guesttest.ModulePath(t, "export-provider"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernelSide := ""
+	if b, err := os.ReadFile("/sys/module/compression"); err == nil {
+		kernelSide = strings.TrimSpace(string(b))
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		ext      string
+		compress func([]byte) ([]byte, error)
+	}{
+		{"xz", compressXZ},
+		{"zst", compressZstd},
+	} {
+		t.Run(tc.ext, func(t *testing.T) {
+			data, err := tc.compress(plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "export-provider.ko."+tc.ext)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var ld loader.Loader
+			log := guesttest.KernelLog(t)
+			if err := ld.LoadFile(path, "bias=5"); err != nil {
+				t.Fatalf("load %s (kernel decompresses: %q): %v", filepath.Base(path), kernelSide, err)
+			}
+			m := &guesttest.Module{Name: "export_provider"}
+			if got := m.Param(t, "bias"); got != "5" {
+				t.Errorf("bias = %q, want 5", got)
+			}
+			log.Want(t, "export_provider: loaded")
+			m.Unload(t)
+
+			log = guesttest.KernelLog(t)
+			err = ld.LoadFile(path, "bias=notanumber")
+			if !errors.Is(err, unix.EINVAL) {
+				t.Fatalf("load with bias=notanumber: %v, want EINVAL", err)
+			}
+			n := 0
+			for _, l := range log.Lines() {
+				if strings.Contains(l, "invalid for parameter `bias'") {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("the kernel refused the parameter %d times, want once:\n%s", n, strings.Join(log.Lines(), "\n"))
+			}
+			if m.Loaded() {
+				t.Error("module loaded despite the bad parameter")
+				m.TryUnload()
+			}
+		})
+	}
+}
+
+// compressXZ compresses like the kernel's build does for modules: xz with a
+// CRC32 check, which the kernel's own decompressor reads.
+func compressXZ(b []byte) ([]byte, error) {
+	var out bytes.Buffer
+	w, err := xz.WriterConfig{CheckSum: xz.CRC32}.NewWriter(&out)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+func compressZstd(b []byte) ([]byte, error) {
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
+	return enc.EncodeAll(b, nil), nil
 }
