@@ -307,49 +307,17 @@ func addValue(vs []Value, prio uint32, v string) []Value {
 // Dump writes every key and value as "<prefix><key> <value>\n", in key
 // order, like kmod_dump_index (modprobe -c prints the alias indexes so).
 func (r *Reader) Dump(out io.Writer, prefix string) error {
-	w := walker{r: r}
-	n, ok, err := w.read(r.root)
-	if err != nil || !ok {
-		return err
-	}
-	buf := []byte(prefix)
 	var line []byte
-	var werr error
-	var dump func(n *node) error
-	dump = func(n *node) error {
-		if err := w.enter(); err != nil {
-			return err
-		}
-		defer w.leave()
-		pushed := len(n.prefix)
-		buf = append(buf, n.prefix...)
+	return r.walk(func(key []byte, n *node) error {
+		var werr error
 		n.eachValue(func(_ uint32, v []byte) {
-			line = append(append(append(append(line[:0], buf...), ' '), v...), '\n')
+			line = append(append(append(append(append(line[:0], prefix...), key...), ' '), v...), '\n')
 			if werr == nil {
 				_, werr = out.Write(line)
 			}
 		})
-		if werr != nil {
-			return werr
-		}
-		for ch := n.first; ch <= n.last; ch++ {
-			c, ok, err := w.child(n, ch)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			buf = append(buf, byte(ch))
-			if err := dump(&c); err != nil {
-				return err
-			}
-			buf = buf[:len(buf)-1]
-		}
-		buf = buf[:len(buf)-pushed]
-		return nil
-	}
-	return dump(&n)
+		return werr
+	})
 }
 
 // Entry is one key with its values, as returned by All.
@@ -360,15 +328,27 @@ type Entry struct {
 
 // All returns every key with its values, in key order.
 func (r *Reader) All() ([]Entry, error) {
+	var out []Entry
+	err := r.walk(func(key []byte, n *node) error {
+		e := Entry{Key: string(key)}
+		n.eachValue(func(p uint32, v []byte) { e.Values = append(e.Values, Value{p, string(v)}) })
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// walk calls visit for every node that holds values, in key order, with
+// the node's whole key (valid only during the call).
+func (r *Reader) walk(visit func(key []byte, n *node) error) error {
 	w := walker{r: r}
 	n, ok, err := w.read(r.root)
 	if err != nil || !ok {
-		return nil, err
+		return err
 	}
-	var out []Entry
 	var buf []byte
-	var walk func(n *node) error
-	walk = func(n *node) error {
+	var rec func(n *node) error
+	rec = func(n *node) error {
 		if err := w.enter(); err != nil {
 			return err
 		}
@@ -376,9 +356,9 @@ func (r *Reader) All() ([]Entry, error) {
 		pushed := len(n.prefix)
 		buf = append(buf, n.prefix...)
 		if n.nvalues > 0 {
-			e := Entry{Key: string(buf)}
-			n.eachValue(func(p uint32, v []byte) { e.Values = append(e.Values, Value{p, string(v)}) })
-			out = append(out, e)
+			if err := visit(buf, n); err != nil {
+				return err
+			}
 		}
 		for ch := n.first; ch <= n.last; ch++ {
 			c, ok, err := w.child(n, ch)
@@ -389,7 +369,7 @@ func (r *Reader) All() ([]Entry, error) {
 				continue
 			}
 			buf = append(buf, byte(ch))
-			if err := walk(&c); err != nil {
+			if err := rec(&c); err != nil {
 				return err
 			}
 			buf = buf[:len(buf)-1]
@@ -397,7 +377,7 @@ func (r *Reader) All() ([]Entry, error) {
 		buf = buf[:len(buf)-pushed]
 		return nil
 	}
-	return out, walk(&n)
+	return rec(&n)
 }
 
 func (w *walker) enter() error {
