@@ -22,11 +22,12 @@ import (
 
 // labFlags are the options every lab command shares.
 type labFlags struct {
-	kernel string
-	memory int
-	cache  string
-	format string
-	append string
+	kernel      string
+	memory      int
+	cache       string
+	format      string
+	append      string
+	bootTimeout time.Duration
 }
 
 func (lf *labFlags) register(fs *pflag.FlagSet, defFormat string) {
@@ -34,6 +35,7 @@ func (lf *labFlags) register(fs *pflag.FlagSet, defFormat string) {
 	fs.IntVar(&lf.memory, "memory", 512, "guest memory in MiB")
 	fs.StringVar(&lf.cache, "cache", "", "build and image cache (default $MODLAB_CACHE or ~/.cache/modlab)")
 	fs.StringVar(&lf.append, "append", "", "more kernel command-line arguments for the guest")
+	fs.DurationVar(&lf.bootTimeout, "boot-timeout", 120*time.Second, "time a boot may take to reach /init's ready (it is retried once)")
 	if defFormat != "" {
 		fs.StringVar(&lf.format, "format", defFormat, "report format: table, ktap or json")
 	}
@@ -206,11 +208,12 @@ func labOptions(env *Env, lf *labFlags) (lab.Options, func(), error) {
 		return lab.Options{}, nil, usagef("unknown --format %q (table, ktap or json)", lf.format)
 	}
 	o := lab.Options{
-		Kernels:  ks,
-		CacheDir: cacheDir(env, lf.cache),
-		SrcRoot:  root,
-		MemoryMB: lf.memory,
-		Append:   lf.append,
+		Kernels:     ks,
+		CacheDir:    cacheDir(env, lf.cache),
+		SrcRoot:     root,
+		MemoryMB:    lf.memory,
+		Append:      lf.append,
+		BootTimeout: lf.bootTimeout,
 	}
 	prog := newProgress(env, ks)
 	o.Progress = prog.update
