@@ -12,6 +12,7 @@ import (
 
 	"github.com/modlab/modlab/kmod/kmsg"
 	"github.com/modlab/modlab/kmod/loader"
+	"github.com/modlab/modlab/kmod/moddir"
 	"github.com/modlab/modlab/kmod/modfile"
 )
 
@@ -137,6 +138,7 @@ func insmodHints(env *Env, file string, errno unix.Errno, klog *kmsg.Reader) []s
 	}
 	if klog != nil {
 		name := modfile.NameFromPath(file)
+		var logged []string
 		for {
 			rec, err := klog.Next()
 			if err != nil {
@@ -145,8 +147,46 @@ func insmodHints(env *Env, file string, errno unix.Errno, klog *kmsg.Reader) []s
 			if strings.HasPrefix(rec.Message, name+": ") || strings.Contains(rec.Message, " "+name+" ") ||
 				strings.Contains(rec.Message, " "+filepath.Base(file)) {
 				hints = append(hints, "kernel log: "+rec.Message)
+				logged = append(logged, rec.Message)
 			}
 		}
+		if errno == unix.ENOENT {
+			hints = append(hints, exporterHints(env, runningRelease(env), logged)...)
+		}
+	}
+	return hints
+}
+
+// exporterHints names, for each "Unknown symbol NAME" line the kernel
+// logged, the module that exports NAME, when the running kernel's module
+// directory knows one (modules.symbols).
+func exporterHints(env *Env, release string, logged []string) []string {
+	var syms []string
+	for _, l := range logged {
+		_, rest, ok := strings.Cut(l, "Unknown symbol ")
+		if !ok {
+			continue
+		}
+		if sym, _, _ := strings.Cut(rest, " "); sym != "" {
+			syms = append(syms, sym)
+		}
+	}
+	if len(syms) == 0 || release == "" {
+		return nil
+	}
+	d, err := moddir.Open(env.Path("/"), release)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	var hints []string
+	for _, sym := range syms {
+		mods, err := d.SymbolModules("symbol:" + sym)
+		if err != nil || len(mods) == 0 {
+			continue
+		}
+		hints = append(hints, fmt.Sprintf("%s is exported by module %s: load it first (modprobe loads it for you)",
+			sym, strings.Join(mods, ", ")))
 	}
 	return hints
 }

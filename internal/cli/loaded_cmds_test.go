@@ -302,3 +302,33 @@ func TestKallsymsCLI(t *testing.T) {
 		t.Errorf("no arguments: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestExporterHints: an "Unknown symbol" line names the module that
+// exports the symbol when the module directory knows it. It uses an
+// installed kernel tree where fat exports fat_attach (vfat needs it).
+func TestExporterHints(t *testing.T) {
+	t.Parallel()
+	rel := ""
+	trees, _ := filepath.Glob("/lib/modules/*/modules.symbols")
+	for _, f := range trees {
+		if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), "alias symbol:fat_attach fat\n") {
+			rel = filepath.Base(filepath.Dir(f))
+			break
+		}
+	}
+	if rel == "" {
+		t.Skip("no installed kernel tree lists fat_attach in modules.symbols (run scripts/setup.sh)")
+	}
+	env := &Env{Getenv: func(string) string { return "" }}
+	got := exporterHints(env, rel, []string{
+		"vfat: Unknown symbol fat_attach (err -2)",
+		"vfat: Unknown symbol no_such_symbol_anywhere (err -2)",
+		"vfat: something else",
+	})
+	if len(got) != 1 || got[0] != "fat_attach is exported by module fat: load it first (modprobe loads it for you)" {
+		t.Errorf("exporterHints on %s = %q", rel, got)
+	}
+	if got := exporterHints(env, "0.0.0-none", []string{"x: Unknown symbol fat_attach (err -2)"}); got != nil {
+		t.Errorf("with no module directory: %q, want nothing", got)
+	}
+}
