@@ -17,6 +17,9 @@ import (
 	"github.com/u-root/u-root/pkg/cpio"
 
 	"github.com/modlab/modlab/kmod/loader"
+	"github.com/modlab/modlab/kmod/modconf"
+	"github.com/modlab/modlab/kmod/moddir"
+	"github.com/modlab/modlab/kmod/modprobe"
 )
 
 // initramfsVersion changes when the image's layout changes, so cached
@@ -222,81 +225,48 @@ type bootModule struct {
 }
 
 // bootModuleFiles resolves BootModules with their dependencies, in load
-// order, from the kernel's modules.dep; built-in ones are left out.
+// order, the way `modprobe --show-depends` does (kmod/modprobe on the
+// kernel's own module directory, no host configuration); built-in ones are
+// left out.
 func bootModuleFiles(k Kernel) ([]bootModule, error) {
-	builtin := map[string]bool{}
-	if b, err := os.ReadFile(filepath.Join(k.ModDir, "modules.builtin")); err == nil {
-		for _, l := range strings.Fields(string(b)) {
-			builtin[modNameFromPath(l)] = true
-		}
-	}
-	depFile := filepath.Join(k.ModDir, "modules.dep")
-	b, err := os.ReadFile(depFile)
+	dir, err := moddir.OpenPath(k.ModDir)
 	if err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", k.Release, err)
 	}
-	deps := map[string][]string{} // module path -> dependency paths
-	byName := map[string]string{}
-	for i, l := range strings.Split(string(b), "\n") {
-		if l == "" {
-			continue
-		}
-		mod, rest, ok := strings.Cut(l, ":")
-		if !ok {
-			return nil, fmt.Errorf("%s:%d: no ':' in line", depFile, i+1)
-		}
-		deps[mod] = strings.Fields(rest)
-		byName[modNameFromPath(mod)] = mod
+	defer dir.Close()
+	cfg, err := modconf.Load(modconf.LoadOptions{Paths: []string{}, NoCmdline: true})
+	if err != nil {
+		return nil, err
 	}
-	var order []string
+	r := modprobe.New(dir, cfg)
+	var out []bootModule
 	seen := map[string]bool{}
-	var visit func(string, int) error
-	visit = func(mod string, depth int) error {
-		if seen[mod] {
-			return nil
-		}
-		if depth > 64 {
-			return fmt.Errorf("%s: dependency loop at %s", depFile, mod)
-		}
-		seen[mod] = true
-		for _, d := range deps[mod] {
-			if err := visit(d, depth+1); err != nil {
-				return err
-			}
-		}
-		order = append(order, mod)
-		return nil
-	}
 	for _, name := range BootModules {
-		if builtin[name] {
-			continue
+		mods, err := r.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("kernel %s: %s: %w", k.Release, name, err)
 		}
-		mod, ok := byName[name]
-		if !ok {
+		if len(mods) == 0 {
 			return nil, fmt.Errorf("kernel %s has no module %s and does not have it built in", k.Release, name)
 		}
-		if err := visit(mod, 0); err != nil {
-			return nil, err
+		res, err := r.Probe(mods[0], modprobe.Flags{IgnoreLoaded: true, IgnoreCommands: true})
+		if err != nil {
+			return nil, fmt.Errorf("kernel %s: %s: %w", k.Release, name, err)
 		}
-	}
-	var out []bootModule
-	for _, m := range order {
-		plain := m
-		for _, ext := range []string{".xz", ".zst", ".gz"} {
-			plain = strings.TrimSuffix(plain, ext)
+		for _, a := range res.Actions {
+			if a.Kind != modprobe.Insmod || seen[a.Path] {
+				continue
+			}
+			seen[a.Path] = true
+			rel, err := filepath.Rel(k.ModDir, a.Path)
+			if err != nil || strings.HasPrefix(rel, "..") {
+				rel = filepath.Join("extra", filepath.Base(a.Path))
+			}
+			for _, ext := range []string{".xz", ".zst", ".gz"} {
+				rel = strings.TrimSuffix(rel, ext)
+			}
+			out = append(out, bootModule{path: a.Path, guestPath: "/lib/modules/" + k.Release + "/" + rel})
 		}
-		out = append(out, bootModule{
-			path:      filepath.Join(k.ModDir, m),
-			guestPath: "/lib/modules/" + k.Release + "/" + plain,
-		})
 	}
 	return out, nil
-}
-
-func modNameFromPath(p string) string {
-	base := filepath.Base(p)
-	if i := strings.Index(base, ".ko"); i >= 0 {
-		base = base[:i]
-	}
-	return strings.ReplaceAll(base, "-", "_")
 }

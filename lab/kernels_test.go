@@ -3,7 +3,10 @@ package lab
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/modlab/modlab/kmod/modfile"
 )
 
 func fakeKernelTree(t *testing.T, rels ...string) string {
@@ -86,5 +89,40 @@ func TestBootImage(t *testing.T) {
 	}
 	if _, err := ExtractVmlinux("/etc/passwd"); err == nil {
 		t.Error("a text file extracted as a kernel")
+	}
+}
+
+// TestBootModuleFiles resolves the work-disk drivers of every installed
+// kernel: dependencies first, built-in ones left out, virtio_blk last.
+func TestBootModuleFiles(t *testing.T) {
+	ks, _ := Kernels("/")
+	if len(ks) == 0 {
+		t.Skip("no kernel installed (run scripts/setup.sh)")
+	}
+	for _, k := range ks {
+		mods, err := bootModuleFiles(k)
+		if err != nil {
+			t.Errorf("%s: %v", k.Release, err)
+			continue
+		}
+		var names []string
+		pos := map[string]int{}
+		for i, m := range mods {
+			n := modfile.NameFromPath(m.guestPath)
+			names = append(names, n)
+			pos[n] = i
+			if strings.HasSuffix(m.guestPath, ".xz") || !strings.HasPrefix(m.guestPath, "/lib/modules/"+k.Release+"/kernel/") {
+				t.Errorf("%s: guest path %s", k.Release, m.guestPath)
+			}
+		}
+		if len(names) == 0 || names[len(names)-1] != "virtio_blk" {
+			t.Errorf("%s: boot modules %v, want virtio_blk last", k.Release, names)
+		}
+		if p, ok := pos["virtio_pci"]; ok {
+			if v, ok := pos["virtio"]; ok && v > p {
+				t.Errorf("%s: virtio after virtio_pci: %v", k.Release, names)
+			}
+		}
+		t.Logf("%s: %v", k.Release, names)
 	}
 }

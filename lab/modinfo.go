@@ -1,44 +1,32 @@
 package lab
 
 import (
-	"bytes"
-	"debug/elf"
 	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/modlab/modlab/kmod/modfile"
 )
 
-// builtModinfo reads the .modinfo keys the lab needs (depends, parm) from
-// a freshly built, uncompressed module.
+// builtModinfo reads the .modinfo keys the lab needs (depends, parmtype)
+// from a built module.
 func builtModinfo(path string) (map[string][]string, error) {
-	f, err := elf.Open(path)
+	m, err := modfile.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	defer f.Close()
-	sec := f.Section(".modinfo")
-	if sec == nil {
-		return nil, fmt.Errorf("%s: no .modinfo section: not a kernel module", path)
-	}
-	data, err := sec.Data()
-	if err != nil {
-		return nil, fmt.Errorf("%s: .modinfo: %w", path, err)
-	}
-	out := map[string][]string{}
-	for _, kv := range bytes.Split(data, []byte{0}) {
-		k, v, ok := strings.Cut(string(kv), "=")
-		if ok {
-			out[k] = append(out[k], v)
-		}
-	}
-	return out, nil
+	defer m.Close()
+	return map[string][]string{
+		"depends":  {strings.Join(m.Depends(), ",")},
+		"parmtype": m.Get("parmtype"),
+	}, nil
 }
 
 // loadOrder sorts a folder's modules so that each comes after the modules
 // of the same folder it depends on.
 func loadOrder(mods []string) ([]string, error) {
-	name := func(p string) string { return modNameFromPath(p) }
+	name := modfile.NameFromPath
 	byName := map[string]string{}
 	deps := map[string][]string{}
 	for _, m := range mods {
@@ -93,7 +81,7 @@ func assignParams(mods []string, params []string) (map[string][]string, error) {
 	declared := map[string][]string{} // param -> modules
 	names := map[string]string{}
 	for _, m := range mods {
-		n := modNameFromPath(m)
+		n := modfile.NameFromPath(m)
 		names[n] = m
 		info, err := builtModinfo(m)
 		if err != nil {
