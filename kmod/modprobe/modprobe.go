@@ -240,12 +240,7 @@ func (m *Module) Options() string {
 func (m *Module) InstallCommand() string {
 	if !m.installInit {
 		m.installInit = true
-		for _, c := range m.r.Config.Install {
-			if fnmatch.Match(c.Module, m.Name) {
-				m.install = c.Command
-				break
-			}
-		}
+		m.install = firstCommand(m.r.Config.Install, m.Name)
 	}
 	return m.install
 }
@@ -255,14 +250,20 @@ func (m *Module) InstallCommand() string {
 func (m *Module) RemoveCommand() string {
 	if !m.removeInit {
 		m.removeInit = true
-		for _, c := range m.r.Config.Remove {
-			if fnmatch.Match(c.Module, m.Name) {
-				m.remove = c.Command
-				break
-			}
-		}
+		m.remove = firstCommand(m.r.Config.Remove, m.Name)
 	}
 	return m.remove
+}
+
+// firstCommand returns the command of the first entry whose module pattern
+// matches name, or "".
+func firstCommand(cmds []modconf.Command, name string) string {
+	for _, c := range cmds {
+		if fnmatch.Match(c.Module, name) {
+			return c.Command
+		}
+	}
+	return ""
 }
 
 // Blacklisted reports whether a blacklist line names the module.
