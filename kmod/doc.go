@@ -1,11 +1,15 @@
 // Package kmod is the root of modlab's kernel module library: the Go
 // counterpart of kmod's libkmod. Each area lives in a package of its own:
 //
+//   - modname: module names as the kernel spells them ('-' as '_'), from
+//     a name, an alias or a module file's path
+//   - compression: module file formats (.ko, .ko.xz, .ko.zst, .ko.gz):
+//     endings, magic bytes, decompression
 //   - loader: load (finit_module/init_module) and unload (delete_module)
 //   - kmsg: the kernel log records of /dev/kmsg, printed as dmesg does
 //   - loaded: loaded modules (/proc/modules, /sys/module/NAME/...), lsmod
 //   - kallsyms: /proc/kallsyms look-ups by name and by address
-//   - modfile: a module file (.ko, .ko.xz, .ko.zst, .ko.gz): .modinfo,
+//   - modfile: a module file (any format compression reads): .modinfo,
 //     parameters, signature, exported symbols, modversions
 //   - moddir: a module directory (/lib/modules/RELEASE): name and alias
 //     look-ups, dependencies, builtin modules

@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/modlab/modlab/kmod/modfile"
+	"github.com/modlab/modlab/kmod/compression"
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 func fakeKernelTree(t *testing.T, rels ...string) string {
@@ -108,10 +109,10 @@ func TestBootModuleFiles(t *testing.T) {
 		var names []string
 		pos := map[string]int{}
 		for i, m := range mods {
-			n := modfile.NameFromPath(m.guestPath)
+			n := modname.FromPath(m.guestPath)
 			names = append(names, n)
 			pos[n] = i
-			if strings.HasSuffix(m.guestPath, ".xz") || !strings.HasPrefix(m.guestPath, "/lib/modules/"+k.Release+"/kernel/") {
+			if f, _ := compression.FormatOf(m.guestPath); f.Kind != compression.None || !strings.HasPrefix(m.guestPath, "/lib/modules/"+k.Release+"/kernel/") {
 				t.Errorf("%s: guest path %s", k.Release, m.guestPath)
 			}
 		}

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"compress/gzip"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -13,12 +14,10 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz"
-
-	"github.com/modlab/modlab/kmod/loader"
 )
 
 // vmlinuxVersion changes when the extraction changes.
-const vmlinuxVersion = "1"
+const vmlinuxVersion = "2"
 
 // BootImage returns the kernel file to hand to QEMU: the uncompressed ELF
 // vmlinux extracted from the bzImage (cached), which QEMU boots directly
@@ -57,7 +56,10 @@ func BootImage(k Kernel, cacheDir string) (string, error) {
 // ExtractVmlinux decompresses the kernel ELF held in an x86 bzImage. The
 // setup header gives the compressed payload's place (payload_offset and
 // payload_length, boot protocol 2.08+); the payload ends with the
-// uncompressed size, which the decompressors do not want.
+// uncompressed size, which the decompressors do not want. These are the
+// formats of the kernel's boot decompressor (lz4's legacy frames, zstd at
+// --ultra -22, xz with the x86 BCJ filter, gzip), a set of its own: module
+// files are kmod/compression's business.
 func ExtractVmlinux(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -99,7 +101,13 @@ func ExtractVmlinux(path string) ([]byte, error) {
 		}
 		r = x
 	case bytes.HasPrefix(payload, []byte{0x1f, 0x8b}):
-		return loader.Decompress(loader.Gzip, bytes.NewReader(payload))
+		// gzip carries the size in its own trailer: the kernel's build
+		// appends none, so the stream is the whole payload.
+		g, err := gzip.NewReader(bytes.NewReader(b[off : off+n]))
+		if err != nil {
+			return nil, err
+		}
+		r = g
 	default:
 		return nil, fmt.Errorf("%s: payload compression %x is not one modlab reads", path, payload[:4])
 	}

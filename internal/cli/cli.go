@@ -107,7 +107,7 @@ func Main(env *Env, argv []string) int {
 		}
 		cmd, ok = Lookup(args[0])
 		if !ok {
-			fmt.Fprintf(env.Stderr, "modlab: unknown command %q (see 'modlab help')\n", args[0])
+			newLogger("modlab", env.Stderr).printf("unknown command %q (see 'modlab help')", args[0])
 			return 2
 		}
 		args = args[1:]
@@ -123,13 +123,14 @@ func report(env *Env, name string, err error) int {
 	if errors.As(err, &ee) {
 		return ee.Code
 	}
+	log := newLogger(name, env.Stderr)
 	var ue *UsageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(env.Stderr, "%s: %s\n", name, ue.Msg)
-		fmt.Fprintf(env.Stderr, "Try '%s --help' for more information.\n", name)
+		log.printf("%s", ue.Msg)
+		tryHelp(env.Stderr, name)
 		return 2
 	}
-	fmt.Fprintf(env.Stderr, "%s: ERROR: %v\n", name, err)
+	log.errorf("%v", err)
 	return 1
 }
 

@@ -4,11 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
-
 	"strings"
-
-	"github.com/spf13/pflag"
 
 	"github.com/modlab/modlab/kmod/depmod"
 )
@@ -67,14 +63,14 @@ func isVersionNumber(s string) bool {
 // release and writes modules.dep, the other map files and their binary
 // indexes into the module directory (or the text files to stdout with -n).
 func runDepmod(env *Env, args []string) error {
-	fl := pflag.NewFlagSet("depmod", pflag.ContinueOnError)
-	fl.SetOutput(io.Discard)
+	t := newTool(env, toolSpec{name: "depmod", help: depmodHelp, version: kmodVersion})
+	fl := t.flags
 	var (
-		all, quick, errsyms, show, warnDups, version, help bool
-		unresolved, quiet, root, mapOpt                    bool
-		verbose                                            int
-		basedir, symvers, filesyms, prefix                 string
-		configs                                            []string
+		all, quick, errsyms, show, warnDups bool
+		unresolved, quiet, root, mapOpt     bool
+		verbose                             int
+		basedir, symvers, filesyms, prefix  string
+		configs                             []string
 	)
 	fl.BoolVarP(&all, "all", "a", false, "")
 	fl.BoolVarP(&quick, "quick", "A", false, "")
@@ -92,45 +88,31 @@ func runDepmod(env *Env, args []string) error {
 	fl.StringVarP(&prefix, "symbol-prefix", "P", "", "")
 	fl.BoolVarP(&warnDups, "warn", "w", false, "")
 	fl.BoolVarP(&mapOpt, "map", "m", false, "")
-	fl.BoolVarP(&version, "version", "V", false, "")
-	fl.BoolVarP(&help, "help", "h", false, "")
-	if err := fl.Parse(args); err != nil {
-		fmt.Fprintf(env.Stderr, "depmod: %s\n", getoptMessage(err))
-		return &ExitError{Code: 1}
+	if done, err := t.parse(args); done {
+		return err
 	}
-	if help {
-		io.WriteString(env.Stdout, depmodHelp)
-		return nil
-	}
-	if version {
-		fmt.Fprintln(env.Stdout, "kmod version 30")
-		return nil
-	}
-	errf := func(level, format string, a ...any) {
-		fmt.Fprintf(env.Stderr, "depmod: %s: %s\n", level, fmt.Sprintf(format, a...))
-	}
+	log := t.log
 	for _, f := range []struct {
 		set  bool
 		name string
 	}{{unresolved, "unresolved-error"}, {quiet, "quiet"}, {root, "root"}, {mapOpt, "map"}} {
 		if f.set {
-			errf("WARNING", "Ignored deprecated option --%s", f.name)
+			log.warnf("Ignored deprecated option --%s", f.name)
 		}
 	}
 	if len(prefix) > 1 {
-		errf("FATAL", "-P only takes a single char")
-		return &ExitError{Code: 1}
+		return log.fatalf("-P only takes a single char")
 	}
 	rest := fl.Args()
 	release := ""
 	if len(rest) > 0 {
 		if !isVersionNumber(rest[0]) {
-			errf("ERROR", "Bad version passed %s", rest[0])
+			log.errorf("Bad version passed %s", rest[0])
 			return &ExitError{Code: 1}
 		}
 		release, rest = rest[0], rest[1:]
 	} else {
-		release = kernelRelease(env)
+		release = runningRelease(env)
 	}
 	if len(rest) == 0 {
 		all = true
@@ -144,6 +126,7 @@ func runDepmod(env *Env, args []string) error {
 	}
 	out := bufio.NewWriter(env.Stdout)
 	defer out.Flush()
+	log.flush = func() { out.Flush() }
 	if quick {
 		if show {
 			return nil
@@ -161,7 +144,7 @@ func runDepmod(env *Env, args []string) error {
 		SystemMap:    filesyms,
 		PrintUnknown: errsyms,
 		WarnDups:     warnDups,
-		Warn:         func(s string) { out.Flush(); errf("WARNING", "%s", s) },
+		Warn:         func(s string) { log.warnf("%s", s) },
 	}
 	if len(configs) > 0 {
 		o.ConfigPaths = configs
@@ -177,24 +160,21 @@ func runDepmod(env *Env, args []string) error {
 	}
 	d, err := depmod.Load(o)
 	if err != nil {
-		out.Flush()
 		var ce *depmod.CycleError
 		if errors.As(err, &ce) {
 			for _, c := range ce.Cycles {
-				errf("ERROR", "Cycle detected: %s", c)
+				log.errorf("Cycle detected: %s", c)
 			}
-			errf("ERROR", "Found %d modules in dependency cycles!", ce.Modules)
+			log.errorf("Found %d modules in dependency cycles!", ce.Modules)
 			return &ExitError{Code: 1}
 		}
-		errf("FATAL", "%v", err)
-		return &ExitError{Code: 1}
+		return log.fatalf("%v", err)
 	}
 	if show {
 		return d.WriteText(out)
 	}
 	if err := d.WriteFiles(); err != nil {
-		out.Flush()
-		errf("ERROR", "%v", err)
+		log.errorf("%v", err)
 		return &ExitError{Code: 1}
 	}
 	return nil

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"github.com/modlab/modlab/kmod/kmsg"
@@ -54,14 +52,13 @@ Supported log facilities:
 // real system, from <root>/proc/stat's btime (or <root>/proc/uptime) under
 // a fixture root.
 func runDmesg(env *Env, args []string) error {
-	fl := pflag.NewFlagSet("dmesg", pflag.ContinueOnError)
-	fl.SetOutput(io.Discard)
-	fl.Usage = func() {}
+	t := newTool(env, toolSpec{name: "dmesg", help: dmesgHelpText(), usage: tryHelpUsage})
+	fl := t.flags
+	log := t.log
 	var (
 		facilities, levels, timeFormat                        string
 		jsonOut, kernel, nopager, forcePrefix, raw, noescape  bool
 		user, follow, followNew, decode, delta, ctime, notime bool
-		help                                                  bool
 	)
 	fl.StringVarP(&facilities, "facility", "f", "", "")
 	fl.BoolVarP(&jsonOut, "json", "J", false, "")
@@ -79,24 +76,15 @@ func runDmesg(env *Env, args []string) error {
 	fl.BoolVarP(&ctime, "ctime", "T", false, "")
 	fl.BoolVarP(&notime, "notime", "t", false, "")
 	fl.StringVar(&timeFormat, "time-format", "", "")
-	fl.BoolVarP(&help, "help", "h", false, "")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			printDmesgHelp(env.Stdout)
-			return nil
-		}
-		return dmesgUsage(env, err.Error())
-	}
-	if help {
-		printDmesgHelp(env.Stdout)
-		return nil
+	if done, err := t.parse(args); done {
+		return err
 	}
 	if fl.NArg() > 0 {
-		return dmesgUsage(env, "bad usage")
+		return t.badUsage("bad usage")
 	}
 	for _, pair := range [][2]string{{"raw", "ctime"}, {"raw", "show-delta"}, {"raw", "decode"}, {"raw", "notime"}} {
 		if fl.Changed(pair[0]) && fl.Changed(pair[1]) {
-			return dmesgUsage(env, fmt.Sprintf("mutually exclusive arguments: --%s --%s", pair[0], pair[1]))
+			return t.badUsage(fmt.Sprintf("mutually exclusive arguments: --%s --%s", pair[0], pair[1]))
 		}
 	}
 
@@ -119,7 +107,7 @@ func runDmesg(env *Env, args []string) error {
 			case "delta":
 				f.Time = kmsg.TimeDelta
 			default:
-				fmt.Fprintf(env.Stderr, "dmesg: unknown time format: %s\n", timeFormat)
+				log.printf("unknown time format: %s", timeFormat)
 				return &ExitError{Code: 1}
 			}
 		}
@@ -128,7 +116,7 @@ func runDmesg(env *Env, args []string) error {
 	if levels != "" {
 		s, err := kmsg.ParseLevels(levels)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "dmesg: %v\n", err)
+			log.printf("%v", err)
 			return &ExitError{Code: 1}
 		}
 		filter.Levels = &s
@@ -137,7 +125,7 @@ func runDmesg(env *Env, args []string) error {
 	if facilities != "" {
 		s, err := kmsg.ParseFacilities(facilities)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "dmesg: %v\n", err)
+			log.printf("%v", err)
 			return &ExitError{Code: 1}
 		}
 		facSet |= s
@@ -161,7 +149,7 @@ func runDmesg(env *Env, args []string) error {
 		if err != nil {
 			// util-linux drops the time stamps when it cannot tell
 			// the boot time.
-			fmt.Fprintf(env.Stderr, "dmesg: cannot tell the boot time (%v): printing no time stamps\n", err)
+			log.printf("cannot tell the boot time (%v): printing no time stamps", err)
 			f.Time = kmsg.TimeNone
 		}
 		f.Boot = boot
@@ -170,7 +158,7 @@ func runDmesg(env *Env, args []string) error {
 	if delta {
 		switch f.Time {
 		case kmsg.TimeISO:
-			fmt.Fprintln(env.Stderr, "dmesg: --show-delta is ignored when used together with iso8601 time format")
+			log.printf("--show-delta is ignored when used together with iso8601 time format")
 		case kmsg.TimeMono, kmsg.TimeCtime:
 			f.Delta = true
 		default:
@@ -182,17 +170,17 @@ func runDmesg(env *Env, args []string) error {
 	path := env.Path("/dev/kmsg")
 	r, err := kmsg.Open(path, follow)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "dmesg: read kernel buffer failed: %v\n", err)
+		log.printf("read kernel buffer failed: %v", err)
 		return &ExitError{Code: 1}
 	}
 	defer r.Close()
 	if followNew {
 		if err := r.SeekEnd(); err != nil {
-			fmt.Fprintf(env.Stderr, "dmesg: seek %s: %v\n", path, err)
+			log.printf("seek %s: %v", path, err)
 			return &ExitError{Code: 1}
 		}
 	}
-	src := &skipBad{src: r, stderr: env.Stderr, path: path}
+	src := &skipBad{src: r, log: log, path: path}
 	if jsonOut {
 		err = writeDmesgJSON(env.Stdout, src, filter, decode)
 	} else {
@@ -203,19 +191,15 @@ func runDmesg(env *Env, args []string) error {
 		err = kmsg.WriteText(env.Stdout, src, f, filter, flush)
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "dmesg: read kernel buffer failed: %v\n", err)
+		log.printf("read kernel buffer failed: %v", err)
 		return &ExitError{Code: 1}
 	}
 	return nil
 }
 
-// dmesgUsage reports bad usage as util-linux does (exit status 1).
-func dmesgUsage(env *Env, msg string) error {
-	fmt.Fprintf(env.Stderr, "dmesg: %s\nTry 'dmesg --help' for more information.\n", msg)
-	return &ExitError{Code: 1}
-}
-
-func printDmesgHelp(w io.Writer) {
+// dmesgHelpText is dmesg's --help, with the facility and level names
+// kmod/kmsg knows.
+func dmesgHelpText() string {
 	var b strings.Builder
 	b.WriteString(dmesgHelp)
 	for i, n := range kmsg.FacilityNames {
@@ -225,7 +209,7 @@ func printDmesgHelp(w io.Writer) {
 	for i, n := range kmsg.LevelNames {
 		fmt.Fprintf(&b, " %7s - %s\n", n, levelHelp[i])
 	}
-	io.WriteString(w, b.String())
+	return b.String()
 }
 
 var facilityHelp = [...]string{"kernel messages", "random user-level messages", "mail system",
@@ -271,9 +255,9 @@ func timeFlagOrder(args []string) []string {
 // skipBad passes records on, reporting (not failing on) records that do
 // not parse.
 type skipBad struct {
-	src    kmsg.Source
-	stderr io.Writer
-	path   string
+	src  kmsg.Source
+	log  *logger
+	path string
 }
 
 func (s *skipBad) Next() (kmsg.Record, error) {
@@ -283,7 +267,7 @@ func (s *skipBad) Next() (kmsg.Record, error) {
 			return r, err
 		}
 		if strings.HasPrefix(err.Error(), "kmsg: ") {
-			fmt.Fprintf(s.stderr, "dmesg: %s: skipping a record: %v\n", s.path, err)
+			s.log.printf("%s: skipping a record: %v", s.path, err)
 			continue
 		}
 		return r, err

@@ -4,16 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"github.com/modlab/modlab/kmod/kmsg"
 	"github.com/modlab/modlab/kmod/loader"
 	"github.com/modlab/modlab/kmod/moddir"
 	"github.com/modlab/modlab/kmod/modfile"
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // moduleSyscalls is how insmod and rmmod reach the kernel.
@@ -25,11 +24,11 @@ type moduleSyscalls interface {
 // openKernel gives the real system calls; tests replace it (in tests that
 // do not run in parallel) so that no fixture name ever reaches the kernel.
 var openKernel = func(env *Env, ignoreVersions bool) moduleSyscalls {
-	return &loader.Loader{SysDir: env.Path("/sys"), IgnoreVersions: ignoreVersions}
+	return &loader.Loader{SysDir: env.Path("/sys"), ProcDir: env.Path("/proc"), IgnoreVersions: ignoreVersions}
 }
 
 const insmodHelp = `Usage:
-	%s [options] filename [args]
+	insmod [options] filename [args]
 Options:
 	-f, --force       ignore the vermagic and modversions checks (taints the kernel)
 	-V, --version     show version
@@ -40,44 +39,28 @@ Options:
 // ("name=value" words, passed to the kernel joined by spaces). Failures
 // read as kmod's, followed by HINT lines that say why.
 func runInsmod(env *Env, args []string) error {
-	fl := pflag.NewFlagSet("insmod", pflag.ContinueOnError)
-	fl.SetOutput(env.Stderr)
-	fl.Usage = func() {}
-	var force, help, version, ignored bool
-	fl.BoolVarP(&force, "force", "f", false, "")
-	fl.BoolVarP(&ignored, "p", "p", false, "")
-	fl.BoolVarP(&ignored, "s", "s", false, "")
-	fl.BoolVarP(&help, "help", "h", false, "")
-	fl.BoolVarP(&version, "version", "V", false, "")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprintf(env.Stdout, insmodHelp, "insmod")
-			return nil
-		}
-		fmt.Fprintf(env.Stderr, "insmod: %v\n", err)
-		return &ExitError{Code: 1}
+	t := newTool(env, toolSpec{name: "insmod", help: insmodHelp, version: kmodVersion})
+	var force, ignored bool
+	t.flags.BoolVarP(&force, "force", "f", false, "")
+	t.flags.BoolVarP(&ignored, "p", "p", false, "") // kmod ignores -p and -s too
+	t.flags.BoolVarP(&ignored, "s", "s", false, "")
+	if done, err := t.parse(args); done {
+		return err
 	}
-	if help {
-		fmt.Fprintf(env.Stdout, insmodHelp, "insmod")
-		return nil
-	}
-	if version {
-		fmt.Fprintln(env.Stdout, "kmod version 30")
-		return nil
-	}
-	rest := fl.Args()
+	log := t.log
+	rest := t.flags.Args()
 	if len(rest) == 0 {
-		fmt.Fprintln(env.Stderr, "insmod: ERROR: missing filename.")
+		log.errorf("missing filename.")
 		return &ExitError{Code: 1}
 	}
 	file := rest[0]
 	if file == "-" {
-		fmt.Fprintln(env.Stderr, "insmod: ERROR: this tool does not support loading from stdin!")
+		log.errorf("this tool does not support loading from stdin!")
 		return &ExitError{Code: 1}
 	}
 	params := strings.Join(rest[1:], " ")
 	if _, err := os.Stat(file); err != nil {
-		fmt.Fprintf(env.Stderr, "insmod: ERROR: could not load module %s: %s\n", file, errText(err))
+		log.errorf("could not load module %s: %s", file, errText(err))
 		return &ExitError{Code: 1}
 	}
 	// Follow the kernel log from now on: when the load fails, the
@@ -96,25 +79,29 @@ func runInsmod(env *Env, args []string) error {
 	}
 	var le *loader.Error
 	if !errors.As(err, &le) || le.Err != nil {
-		fmt.Fprintf(env.Stderr, "insmod: ERROR: could not insert module %s: %s\n", file, errText(err))
+		log.errorf("could not insert module %s: %s", file, errText(err))
 		return &ExitError{Code: 1}
 	}
-	fmt.Fprintf(env.Stderr, "insmod: ERROR: could not insert module %s: %s\n", file, loader.Explain("load", le.Errno))
-	for _, h := range insmodHints(env, file, le.Errno, klog) {
-		fmt.Fprintf(env.Stderr, "insmod: HINT: %s\n", h)
+	log.errorf("could not insert module %s: %s", file, loader.Explain("load", le.Errno))
+	initFailed := le.InitFailed || loader.InitFailed(le.Errno, env.Path("/proc"))
+	for _, h := range insmodHints(env, file, le.Errno, initFailed, klog) {
+		log.hintf("%s", h)
 	}
 	return &ExitError{Code: 1}
 }
 
-// insmodHints explains a failed load: the general cause of the errno, the
-// vermagic of the file against the running kernel for ENOEXEC, and what the
-// kernel logged about the module meanwhile.
-func insmodHints(env *Env, file string, errno unix.Errno, klog *kmsg.Reader) []string {
+// insmodHints explains a failed load: the general cause of the errno (or
+// that the module's init returned it), the vermagic of the file against the
+// running kernel for ENOEXEC, and what the kernel logged about the module
+// meanwhile: every line when its init ran, since they are its own.
+func insmodHints(env *Env, file string, errno unix.Errno, initFailed bool, klog *kmsg.Reader) []string {
 	var hints []string
-	if h := loader.Hint("load", errno); h != "" {
+	if initFailed {
+		hints = append(hints, loader.InitHint(errno))
+	} else if h := loader.Hint("load", errno); h != "" {
 		hints = append(hints, h)
 	}
-	if errno == unix.ENOSYS {
+	if errno == unix.ENOSYS && !initFailed {
 		if _, err := os.Stat(env.Path("/proc/modules")); err != nil {
 			hints = append(hints, env.Path("/proc/modules")+" does not exist either: modules cannot be loaded on this kernel at all")
 		}
@@ -137,18 +124,18 @@ func insmodHints(env *Env, file string, errno unix.Errno, klog *kmsg.Reader) []s
 		}
 	}
 	if klog != nil {
-		name := modfile.NameFromPath(file)
-		var logged []string
+		name := modname.FromPath(file)
+		var msgs []string
 		for {
 			rec, err := klog.Next()
 			if err != nil {
 				break
 			}
-			if strings.HasPrefix(rec.Message, name+": ") || strings.Contains(rec.Message, " "+name+" ") ||
-				strings.Contains(rec.Message, " "+filepath.Base(file)) {
-				hints = append(hints, "kernel log: "+rec.Message)
-				logged = append(logged, rec.Message)
-			}
+			msgs = append(msgs, rec.Message)
+		}
+		logged := loader.ModuleLines(name, file, initFailed, msgs)
+		for _, l := range logged {
+			hints = append(hints, "kernel log: "+l)
 		}
 		if errno == unix.ENOENT {
 			hints = append(hints, exporterHints(env, runningRelease(env), logged)...)

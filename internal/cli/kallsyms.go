@@ -2,18 +2,15 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/spf13/pflag"
 
 	"github.com/modlab/modlab/kmod/kallsyms"
 )
 
 const kallsymsHelp = `Usage:
-	%s [options] NAME|MODULE:NAME|0xADDRESS ...
+	kallsyms [options] NAME|MODULE:NAME|0xADDRESS ...
 Look symbols up in /proc/kallsyms.
   NAME           print every symbol of that name: address, type, name [module]
   MODULE:NAME    only the symbol of that module (vmlinux: the kernel itself)
@@ -38,35 +35,25 @@ type kallsymsResult struct {
 
 // runKallsyms looks symbols up by name or address in <root>/proc/kallsyms.
 func runKallsyms(env *Env, args []string) error {
-	fl := pflag.NewFlagSet("kallsyms", pflag.ContinueOnError)
-	fl.SetOutput(env.Stderr)
-	fl.Usage = func() {}
-	var jsonOut, help bool
-	fl.BoolVar(&jsonOut, "json", false, "")
-	fl.BoolVarP(&help, "help", "h", false, "")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprintf(env.Stdout, kallsymsHelp, "kallsyms")
-			return nil
-		}
-		return usagef("%v", err)
+	t := newTool(env, toolSpec{name: "kallsyms", help: kallsymsHelp, usage: modlabUsage})
+	var jsonOut bool
+	t.flags.BoolVar(&jsonOut, "json", false, "")
+	if done, err := t.parse(args); done {
+		return err
 	}
-	if help {
-		fmt.Fprintf(env.Stdout, kallsymsHelp, "kallsyms")
-		return nil
-	}
-	if fl.NArg() == 0 {
-		return usagef("missing symbol name or address")
+	if t.flags.NArg() == 0 {
+		return t.badUsage("missing symbol name or address")
 	}
 	tab, err := kallsyms.Load(env.Path("/proc"))
 	if err != nil {
-		return fmt.Errorf("read symbols: %w", err)
+		t.log.errorf("read symbols: %v", err)
+		return &ExitError{Code: 1}
 	}
 	hidden := tab.Hidden()
 	var results []kallsymsResult
 	failed := false
 	warned := false
-	for _, q := range fl.Args() {
+	for _, q := range t.flags.Args() {
 		if addr, ok := parseAddress(q); ok {
 			r := kallsymsResult{Query: q}
 			loc, found := tab.Addr(addr)
@@ -90,7 +77,7 @@ func runKallsyms(env *Env, args []string) error {
 			if r.Error != "" {
 				failed = true
 				if !jsonOut {
-					fmt.Fprintf(env.Stderr, "kallsyms: ERROR: %s: %s\n", q, r.Error)
+					t.log.errorf("%s: %s", q, r.Error)
 				}
 			} else if !jsonOut {
 				fmt.Fprintln(env.Stdout, loc.String())
@@ -103,12 +90,12 @@ func runKallsyms(env *Env, args []string) error {
 			failed = true
 			results = append(results, kallsymsResult{Query: q, Error: "no such symbol"})
 			if !jsonOut {
-				fmt.Fprintf(env.Stderr, "kallsyms: ERROR: %s: no such symbol\n", q)
+				t.log.errorf("%s: no such symbol", q)
 			}
 			continue
 		}
 		if hidden && !warned && !jsonOut {
-			fmt.Fprintln(env.Stderr, "kallsyms: WARNING: addresses in /proc/kallsyms are hidden (they read as 0): run as root, or set /proc/sys/kernel/kptr_restrict to 0 or 1")
+			t.log.warnf("addresses in /proc/kallsyms are hidden (they read as 0): run as root, or set /proc/sys/kernel/kptr_restrict to 0 or 1")
 			warned = true
 		}
 		for _, s := range syms {

@@ -10,15 +10,14 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
-
+	"github.com/modlab/modlab/kmod/compression"
 	"github.com/modlab/modlab/kmod/moddir"
 	"github.com/modlab/modlab/kmod/modfile"
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 const modinfoHelp = `Usage:
-	%s [options] <modulename|filename> [args]
+	modinfo [options] <modulename|filename> [args]
 Options:
 	-a, --author                Print only 'author'
 	-d, --description           Print only 'description'
@@ -33,6 +32,10 @@ Options:
 	-V, --version               Show version
 	-h, --help                  Show this help
 `
+
+// kmodFeatures is the second line of modinfo's --version, in kmod's
+// words: the formats modlab reads, which are all of kmod's, gzip too.
+const kmodFeatures = "+ZSTD +XZ +ZLIB +LIBCRYPTO -EXPERIMENTAL\n"
 
 // modinfoOpts are the choices that shape modinfo's output.
 type modinfoOpts struct {
@@ -58,15 +61,13 @@ type modinfoJob struct {
 // module files, or of modules found by name or alias in the module
 // directory of a kernel release, with kmod's exact layout.
 func runModinfo(env *Env, args []string) error {
-	fl := pflag.NewFlagSet("modinfo", pflag.ContinueOnError)
-	fl.SetOutput(env.Stderr)
-	fl.Usage = func() {}
-	fl.SortFlags = false
+	t := newTool(env, toolSpec{name: "modinfo", help: modinfoHelp, version: kmodVersion + kmodFeatures})
+	fl := t.flags
 	var o modinfoOpts
 	o.sep = '\n'
 	var (
-		author, desc, license, parms, filename, null, modname, help, version bool
-		field, release, basedir                                              string
+		author, desc, license, parms, filename, null, byName bool
+		field, release, basedir                              string
 	)
 	fl.BoolVarP(&author, "author", "a", false, "")
 	fl.BoolVarP(&desc, "description", "d", false, "")
@@ -74,23 +75,15 @@ func runModinfo(env *Env, args []string) error {
 	fl.BoolVarP(&parms, "parameters", "p", false, "")
 	fl.BoolVarP(&filename, "filename", "n", false, "")
 	fl.BoolVarP(&null, "null", "0", false, "")
-	fl.BoolVarP(&modname, "modname", "m", false, "")
+	fl.BoolVarP(&byName, "modname", "m", false, "")
 	fl.StringVarP(&field, "field", "F", "", "")
 	fl.StringVarP(&release, "set-version", "k", "", "")
 	fl.StringVarP(&basedir, "basedir", "b", "", "")
-	fl.BoolVarP(&version, "version", "V", false, "")
-	fl.BoolVarP(&help, "help", "h", false, "")
-	args = expandLongOptions(fl, args)
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprintf(env.Stdout, modinfoHelp, "modinfo")
-			return nil
-		}
-		fmt.Fprintf(env.Stderr, "modinfo: %s\n", getoptMessage(err))
-		return &ExitError{Code: 1}
+	if done, err := t.parse(args); done {
+		return err
 	}
 	// Like getopt, the last of -a -d -l -p -n -F wins.
-	for _, a := range lastFieldFlag(args) {
+	for _, a := range lastFieldFlag(expandLongOptions(fl, args)) {
 		switch a {
 		case "author", "description", "license":
 			o.field = a
@@ -105,24 +98,16 @@ func runModinfo(env *Env, args []string) error {
 	if null {
 		o.sep = 0
 	}
-	if help {
-		fmt.Fprintf(env.Stdout, modinfoHelp, "modinfo")
-		return nil
-	}
-	if version {
-		fmt.Fprintln(env.Stdout, "kmod version 30")
-		fmt.Fprintln(env.Stdout, "+ZSTD +XZ +ZLIB +LIBCRYPTO -EXPERIMENTAL")
-		return nil
-	}
 	names := fl.Args()
 	if len(names) == 0 {
-		return errors.New("missing module or filename.")
+		t.log.errorf("missing module or filename.")
+		return &ExitError{Code: 1}
 	}
 
 	dirs := &lazyDir{env: env, basedir: basedir, release: release, basedirSet: fl.Changed("basedir")}
 	var jobs []*modinfoJob
 	for _, arg := range names {
-		js, err := resolveModinfoArg(dirs, arg, modname)
+		js, err := resolveModinfoArg(dirs, arg, byName)
 		if err != nil {
 			// Printed in its turn, between the other modules' output.
 			js = []*modinfoJob{{lookupErr: err}}
@@ -133,60 +118,6 @@ func runModinfo(env *Env, args []string) error {
 		return &ExitError{Code: 1}
 	}
 	return nil
-}
-
-// expandLongOptions completes abbreviated long options ("--auth") the way
-// getopt_long accepts them, when the prefix names one option only.
-func expandLongOptions(fl *pflag.FlagSet, args []string) []string {
-	out := make([]string, 0, len(args))
-	for i, a := range args {
-		if a == "--" {
-			return append(out, args[i:]...)
-		}
-		name, val, hasVal := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		if !strings.HasPrefix(a, "--") || name == "" || fl.Lookup(name) != nil {
-			out = append(out, a)
-			continue
-		}
-		var match string
-		n := 0
-		fl.VisitAll(func(f *pflag.Flag) {
-			if strings.HasPrefix(f.Name, name) {
-				match = f.Name
-				n++
-			}
-		})
-		if n == 1 {
-			a = "--" + match
-			if hasVal {
-				a += "=" + val
-			}
-		}
-		out = append(out, a)
-	}
-	return out
-}
-
-// getoptMessage words a flag parsing error as getopt_long does.
-func getoptMessage(err error) string {
-	msg := err.Error()
-	switch {
-	case strings.HasPrefix(msg, "unknown flag: "):
-		return fmt.Sprintf("unrecognized option '%s'", strings.TrimPrefix(msg, "unknown flag: "))
-	case strings.HasPrefix(msg, "unknown shorthand flag: "):
-		if _, rest, ok := strings.Cut(msg, "'"); ok {
-			if c, _, ok := strings.Cut(rest, "'"); ok {
-				return fmt.Sprintf("invalid option -- '%s'", c)
-			}
-		}
-	case strings.HasPrefix(msg, "flag needs an argument: --"):
-		return fmt.Sprintf("option '%s' requires an argument", strings.TrimPrefix(msg, "flag needs an argument: "))
-	case strings.HasPrefix(msg, "flag needs an argument: '"):
-		if c, _, ok := strings.Cut(strings.TrimPrefix(msg, "flag needs an argument: '"), "'"); ok {
-			return fmt.Sprintf("option requires an argument -- '%s'", c)
-		}
-	}
-	return msg
 }
 
 // lastFieldFlag lists, in command-line order, the long names of the
@@ -249,7 +180,7 @@ func (l *lazyDir) get() (*moddir.Dir, error) {
 	l.opened = true
 	rel := l.release
 	if rel == "" {
-		rel = kernelRelease(l.env)
+		rel = runningRelease(l.env)
 	}
 	base := l.basedir
 	if !l.basedirSet {
@@ -262,36 +193,17 @@ func (l *lazyDir) get() (*moddir.Dir, error) {
 	return l.dir, l.err
 }
 
-// kernelRelease is the release to use when none was given: MODLAB_RELEASE
-// when set, else the running kernel's (uname -r).
-func kernelRelease(env *Env) string {
-	if env.Getenv != nil {
-		if r := env.Getenv("MODLAB_RELEASE"); r != "" {
-			return r
-		}
-	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return ""
-	}
-	return unix.ByteSliceToString(u.Release[:])
-}
-
-// moduleExts are the file name endings that make modinfo take an existing
-// file as a module file rather than a name.
-var moduleExts = []string{".ko", ".ko.gz", ".ko.xz", ".ko.zst"}
-
+// isModuleFilename tells whether modinfo takes an argument as a module
+// file rather than a name: an existing file with a module file ending.
+// modlab reads every format, .ko.gz too, where Debian's kmod (without
+// zlib) does not.
 func isModuleFilename(name string) bool {
 	st, err := os.Stat(name)
 	if err != nil || !st.Mode().IsRegular() {
 		return false
 	}
-	for _, e := range moduleExts {
-		if len(name) > len(e) && strings.HasSuffix(name, e) {
-			return true
-		}
-	}
-	return false
+	_, ok := compression.FormatOf(name)
+	return ok
 }
 
 func absPath(p string) string {
@@ -307,14 +219,14 @@ func absPath(p string) string {
 
 func resolveModinfoArg(dirs *lazyDir, arg string, byName bool) ([]*modinfoJob, error) {
 	if !byName && isModuleFilename(arg) {
-		return []*modinfoJob{{name: modfile.NameFromPath(arg), path: absPath(arg)}}, nil
+		return []*modinfoJob{{name: modname.FromPath(arg), path: absPath(arg)}}, nil
 	}
 	d, err := dirs.get()
 	if byName {
 		if err != nil {
 			return nil, fmt.Errorf("Module name %s not found.", arg)
 		}
-		m := moddir.Module{Name: moddir.NormalizeName(arg)}
+		m := moddir.Module{Name: modname.Normalize(arg)}
 		if err := d.Resolve(&m); err != nil || (m.Path == "" && !m.Builtin) {
 			return nil, fmt.Errorf("Module name %s not found.", arg)
 		}
@@ -370,8 +282,9 @@ func runModinfoJobs(env *Env, jobs []*modinfoJob, o *modinfoOpts) bool {
 
 // describeModule writes one module's block as kmod's modinfo_do does.
 func describeModule(j *modinfoJob, o *modinfoOpts) bool {
+	log := newLogger("modinfo", &j.err)
 	if j.lookupErr != nil {
-		fmt.Fprintf(&j.err, "modinfo: ERROR: %v\n", j.lookupErr)
+		log.errorf("%v", j.lookupErr)
 		return false
 	}
 	w := &j.out
@@ -401,7 +314,7 @@ func describeModule(j *modinfoJob, o *modinfoOpts) bool {
 				// An old kernel without modules.builtin.modinfo.
 				return true
 			}
-			fmt.Fprintf(&j.err, "modinfo: ERROR: could not get modinfo from '%s': %v\n", j.name, err)
+			log.errorf("could not get modinfo from '%s': %v", j.name, err)
 			return false
 		}
 		info = make([]modfile.Info, len(strs))
@@ -410,24 +323,24 @@ func describeModule(j *modinfoJob, o *modinfoOpts) bool {
 			info[i] = modfile.Info{Key: k, Value: v}
 		}
 	case noFile:
-		fmt.Fprintf(&j.err, "modinfo: ERROR: could not get modinfo from '%s': %v\n", j.name, "module not in modules.dep")
+		log.errorf("could not get modinfo from '%s': %v", j.name, "module not in modules.dep")
 		return false
 	default:
 		m, err := modfile.Open(j.path)
 		if err != nil {
-			fmt.Fprintf(&j.err, "modinfo: ERROR: could not get modinfo from '%s': %v\n", j.name, err)
+			log.errorf("could not get modinfo from '%s': %v", j.name, err)
 			return false
 		}
 		info = m.KmodInfo()
 		m.Close()
 	}
-	writeModinfo(w, &j.err, info, o)
+	writeModinfo(w, log, info, o)
 	return true
 }
 
-func writeModinfo(w, ew *bytes.Buffer, info []modfile.Info, o *modinfoOpts) {
+func writeModinfo(w *bytes.Buffer, log *logger, info []modfile.Info, o *modinfoOpts) {
 	if o.field == "parm" {
-		for _, p := range kmodParams(ew, info) {
+		for _, p := range kmodParams(log, info) {
 			switch {
 			case !p.HasDesc:
 				fmt.Fprintf(w, "%s: (%s)%c", p.Name, p.Type, o.sep)
@@ -476,7 +389,7 @@ func writeModinfo(w, ew *bytes.Buffer, info []modfile.Info, o *modinfoOpts) {
 	if o.field != "" {
 		return
 	}
-	for _, p := range kmodParams(ew, parmInfo) {
+	for _, p := range kmodParams(log, parmInfo) {
 		switch {
 		case !p.HasDesc:
 			fmt.Fprintf(w, "%-16s%s:%s%c", "parm:", p.Name, p.Type, o.sep)
@@ -491,10 +404,10 @@ func writeModinfo(w, ew *bytes.Buffer, info []modfile.Info, o *modinfoOpts) {
 // kmodParams merges parm and parmtype entries and returns them in the
 // order kmod prints them: kmod keeps them in a list it prepends to, so the
 // last parameter to appear comes first. Entries without ':' are reported.
-func kmodParams(ew *bytes.Buffer, info []modfile.Info) []modfile.Param {
+func kmodParams(log *logger, info []modfile.Info) []modfile.Param {
 	params, bad := modfile.MergeParams(info)
 	for _, b := range bad {
-		fmt.Fprintf(ew, "modinfo: ERROR: Found invalid \"%s=%s\": missing ':'\n", b.Key, b.Value)
+		log.errorf("Found invalid \"%s=%s\": missing ':'", b.Key, b.Value)
 	}
 	for i, j := 0, len(params)-1; i < j; i, j = i+1, j-1 {
 		params[i], params[j] = params[j], params[i]

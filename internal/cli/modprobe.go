@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"github.com/modlab/modlab/kmod/loader"
@@ -69,24 +68,16 @@ General Options:
 	-h, --help                  show this help
 `
 
-// syslog priorities, as kmod uses them for its verbosity levels.
-const (
-	logEmerg   = 0
-	logCrit    = 2
-	logErr     = 3
-	logWarning = 4
-)
-
 // modprobeRun is one modprobe invocation's state: what kmod keeps in the
 // globals of tools/modprobe.c.
 type modprobeRun struct {
 	env *Env
+	log *logger
 	r   *modprobe.Resolver
 	dir *moddir.Dir
 	ld  loader.Loader
 
-	verbose    int
-	logPrio    int // priority of "not found" messages: FATAL, or WARNING with -a
+	logPrio    level // of "not found" messages: FATAL, or WARNING with -a
 	show       bool
 	dryRun     bool
 	ignoreLoad bool
@@ -99,23 +90,6 @@ type modprobeRun struct {
 	out        *bufio.Writer
 }
 
-// errFatal is returned after a FATAL message: kmod exits at once.
-var errFatal = &ExitError{Code: 1}
-
-// logf prints a message of kmod's tools at prio when the verbosity allows.
-// A FATAL message ends the run (kmod exits even from inside loops).
-func (m *modprobeRun) logf(prio int, format string, a ...any) error {
-	if prio <= m.verbose {
-		m.out.Flush()
-		name := map[int]string{logCrit: "FATAL", logErr: "ERROR", logWarning: "WARNING"}[prio]
-		fmt.Fprintf(m.env.Stderr, "modprobe: %s: %s", name, fmt.Sprintf(format, a...))
-		if prio <= logCrit {
-			return errFatal
-		}
-	}
-	return nil
-}
-
 // runModprobe is kmod 30's modprobe: it loads or removes modules with their
 // dependencies, or only shows what it would do (-D, -n), resolving names
 // through the module directory and the modprobe.d configuration.
@@ -125,14 +99,12 @@ func runModprobe(env *Env, args []string) error {
 			args = append(splitModprobeOptions(o), args...)
 		}
 	}
-	fl := pflag.NewFlagSet("modprobe", pflag.ContinueOnError)
-	fl.SetOutput(io.Discard)
-	fl.SetInterspersed(true)
+	t := newTool(env, toolSpec{name: "modprobe", help: modprobeHelp, version: kmodVersion})
+	fl := t.flags
 	var (
 		all, remove, removeHolders, resolve, firstTime, ignoreCmds, useBlacklist bool
 		force, forceModversion, forceVermagic, showDepends, showConfig           bool
-		showModversions, showExports, dryRun, syslog, version, help              bool
-		quiet                                                                    bool
+		showModversions, showExports, dryRun, useSyslog, quiet                   bool
 		verbose                                                                  int
 		wait, dirname, release                                                   string
 		configs                                                                  []string
@@ -161,36 +133,23 @@ func runModprobe(env *Env, args []string) error {
 	fl.StringArrayVarP(&configs, "config", "C", nil, "")
 	fl.StringVarP(&dirname, "dirname", "d", "", "")
 	fl.StringVarP(&release, "set-version", "S", "", "")
-	fl.BoolVarP(&syslog, "syslog", "s", false, "")
+	fl.BoolVarP(&useSyslog, "syslog", "s", false, "")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "")
 	fl.CountVarP(&verbose, "verbose", "v", "")
-	fl.BoolVarP(&version, "version", "V", false, "")
-	fl.BoolVarP(&help, "help", "h", false, "")
-	if err := fl.Parse(args); err != nil {
-		fmt.Fprintf(env.Stderr, "modprobe: %s\n", getoptMessage(err))
-		return &ExitError{Code: 1}
+	if done, err := t.parse(args); done {
+		return err
 	}
-	if help {
-		io.WriteString(env.Stdout, modprobeHelp)
-		return nil
-	}
-	if version {
-		fmt.Fprintln(env.Stdout, "kmod version 30")
-		return nil
-	}
-	m := &modprobeRun{env: env, verbose: logWarning, logPrio: logCrit, out: bufio.NewWriter(env.Stdout)}
+	m := &modprobeRun{env: env, log: t.log, logPrio: levelFatal, out: bufio.NewWriter(env.Stdout)}
 	defer m.out.Flush()
-	if quiet {
-		m.verbose = logEmerg
-	}
-	m.verbose += verbose
 	if all {
-		m.logPrio = logWarning
+		m.logPrio = levelWarning
 	}
+	// Mistakes in the options are told on stderr whatever -q and -s say,
+	// as kmod tells them before it sets its log up.
 	if wait != "" {
 		v, err := strconv.ParseUint(wait, 0, 64)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "modprobe: ERROR: unexpected wait value '%s'.\n", wait)
+			t.log.errorf("unexpected wait value '%s'.", wait)
 			return &ExitError{Code: 1}
 		}
 		m.waitMsec = v
@@ -200,13 +159,21 @@ func runModprobe(env *Env, args []string) error {
 	if (force || forceModversion || forceVermagic) && !m.dryRun {
 		// kmod strips __versions/vermagic or passes MODULE_INIT_IGNORE_*;
 		// kmod/loader loads modules as they are.
-		fmt.Fprintf(env.Stderr, "modprobe: WARNING: --force, --force-modversion and --force-vermagic are not supported: loading modules unchanged\n")
+		t.log.warnf("--force, --force-modversion and --force-vermagic are not supported: loading modules unchanged")
 	}
 	rest := fl.Args()
 	if !showConfig && len(rest) == 0 {
-		fmt.Fprintf(env.Stderr, "modprobe: ERROR: missing parameters. See -h.\n")
+		t.log.errorf("missing parameters. See -h.")
 		return &ExitError{Code: 1}
 	}
+	if quiet {
+		t.log.verbosity = levelEmerg
+	}
+	t.log.verbosity += level(verbose)
+	if useSyslog {
+		defer t.log.useSyslog()()
+	}
+	t.log.flush = func() { m.out.Flush() }
 
 	// The module directory, built as kmod builds it.
 	root := env.Root
@@ -218,7 +185,7 @@ func runModprobe(env *Env, args []string) error {
 		root = dirname
 	}
 	if release == "" {
-		release = kernelRelease(env)
+		release = runningRelease(env)
 	}
 	dir, err := moddir.OpenPath(root + "/lib/modules/" + release)
 	if err != nil {
@@ -233,13 +200,15 @@ func runModprobe(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	libkmod := newLogger("libkmod", env.Stderr)
 	for _, w := range cfg.Warnings {
-		// libkmod logs these at ERR while the context is being created.
-		fmt.Fprintf(env.Stderr, "libkmod: ERROR: %s\n", w)
+		// libkmod logs these at ERR while the context is being created,
+		// with its own default logger.
+		libkmod.errorf("%s", w)
 	}
 	m.r = modprobe.New(dir, cfg)
 	m.r.SysModule = env.Path("/sys/module")
-	m.r.Warn = func(s string) { m.logf(logErr, "%s\n", s) }
+	m.r.Warn = func(s string) { m.log.errorf("%s", s) }
 	m.ld = loader.Loader{SysDir: env.Path("/sys")}
 
 	var rerr error
@@ -330,10 +299,10 @@ func (m *modprobeRun) insertAlias(alias, extra string) error {
 	mods, err := m.r.Lookup(alias)
 	if err != nil && !errors.Is(err, modprobe.ErrInvalidName) {
 		// A damaged index: say which file, then carry on as kmod does.
-		m.logf(logErr, "%v\n", err)
+		m.log.errorf("%v", err)
 	}
 	if err != nil || len(mods) == 0 {
-		if err := m.logf(m.logPrio, "Module %s not found in directory %s\n", alias, m.dir.Path()); err != nil {
+		if err := m.log.logf(m.logPrio, "Module %s not found in directory %s", alias, m.dir.Path()); err != nil {
 			return err
 		}
 		return unix.ENOENT
@@ -351,26 +320,16 @@ func (m *modprobeRun) insertAlias(alias, extra string) error {
 			var errno unix.Errno
 			switch {
 			case errors.As(err, &errno) && errno == unix.EEXIST:
-				m.logf(logErr, "could not insert '%s': Module already in kernel\n", mod.Name)
+				m.log.errorf("could not insert '%s': Module already in kernel", mod.Name)
 			case errors.As(err, &errno) && errno == unix.ENOENT:
-				m.logf(logErr, "could not insert '%s': Unknown symbol in module, or unknown parameter (see dmesg)\n", mod.Name)
+				m.log.errorf("could not insert '%s': Unknown symbol in module, or unknown parameter (see dmesg)", mod.Name)
 			default:
-				m.logf(logErr, "could not insert '%s': %s\n", mod.Name, strerror(err))
+				m.log.errorf("could not insert '%s': %s", mod.Name, errText(err))
 			}
 			last = err
 		}
 	}
 	return last
-}
-
-// strerror words an error as C's strerror would.
-func strerror(err error) string {
-	var errno unix.Errno
-	if errors.As(err, &errno) {
-		s := errno.Error()
-		return strings.ToUpper(s[:1]) + s[1:]
-	}
-	return err.Error()
 }
 
 // probe is kmod_module_probe_insert_module with modprobe's flags.
@@ -388,7 +347,7 @@ func (m *modprobeRun) probe(mod *modprobe.Module, extra string) error {
 	if res.AlreadyLoaded {
 		return unix.EEXIST
 	}
-	show := m.show || m.verbose > logWarning
+	show := m.show || m.log.enabled(levelNotice)
 	for _, a := range res.Actions {
 		var err error
 		switch {
@@ -412,7 +371,7 @@ func (m *modprobeRun) probe(mod *modprobe.Module, extra string) error {
 			}
 			if !m.dryRun {
 				if a.Path == "" {
-					m.logf(logErr, "could not find module by name='%s'\n", a.Name)
+					m.log.errorf("could not find module by name='%s'", a.Name)
 					err = unix.ENOENT
 				} else {
 					m.out.Flush()
@@ -455,9 +414,9 @@ func (m *modprobeRun) runCommand(kind, name, cmdline string) error {
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		m.logf(logErr, "Error running %s command '%s' for module %s: retcode %d\n", kind, cmdline, name, ee.ExitCode())
+		m.log.errorf("Error running %s command '%s' for module %s: retcode %d", kind, cmdline, name, ee.ExitCode())
 	} else {
-		m.logf(logErr, "Could not run %s command '%s' for module %s: %v\n", kind, cmdline, name, err)
+		m.log.errorf("Could not run %s command '%s' for module %s: %v", kind, cmdline, name, err)
 	}
 	return unix.EINVAL
 }
@@ -466,7 +425,7 @@ func (m *modprobeRun) runCommand(kind, name, cmdline string) error {
 func (m *modprobeRun) removeAlias(alias string) error {
 	mods, err := m.r.Lookup(alias)
 	if err != nil || len(mods) == 0 {
-		if err := m.logf(m.logPrio, "Module %s not found.\n", alias); err != nil {
+		if err := m.log.logf(m.logPrio, "Module %s not found.", alias); err != nil {
 			return err
 		}
 		return unix.ENOENT
@@ -509,7 +468,7 @@ func (m *modprobeRun) removeModule(mod *modprobe.Module, removeHolders, ignoreBu
 		switch st {
 		case modprobe.StateNone:
 			if m.firstTime {
-				if err := m.logf(logCrit, "Module %s is not in kernel.\n", mod.Name); err != nil {
+				if err := m.log.fatalf("Module %s is not in kernel.", mod.Name); err != nil {
 					return err
 				}
 				return unix.ENOENT
@@ -519,7 +478,7 @@ func (m *modprobeRun) removeModule(mod *modprobe.Module, removeHolders, ignoreBu
 			if ignoreBuiltin {
 				return nil
 			}
-			if err := m.logf(logCrit, "Module %s is builtin.\n", mod.Name); err != nil {
+			if err := m.log.fatalf("Module %s is builtin.", mod.Name); err != nil {
 				return err
 			}
 			return unix.ENOENT
@@ -544,7 +503,7 @@ func (m *modprobeRun) removeModule(mod *modprobe.Module, removeHolders, ignoreBu
 	}
 	if cmd == "" && !m.ignoreLoad && m.waitMsec == 0 {
 		if m.refcnt(mod.Name) > 0 {
-			if err := m.logf(logCrit, "Module %s is in use.\n", mod.Name); err != nil {
+			if err := m.log.fatalf("Module %s is in use.", mod.Name); err != nil {
 				return err
 			}
 			return unix.EBUSY
@@ -554,7 +513,7 @@ func (m *modprobeRun) removeModule(mod *modprobe.Module, removeHolders, ignoreBu
 	if cmd == "" {
 		err = m.rmmod(mod.Name)
 	} else {
-		if m.show || m.verbose > logWarning {
+		if m.show || m.log.enabled(levelNotice) {
 			fmt.Fprintf(m.out, "remove %s\n", cmd)
 		}
 		if !m.dryRun {
@@ -581,7 +540,7 @@ func (m *modprobeRun) removeModule(mod *modprobe.Module, removeHolders, ignoreBu
 }
 
 func (m *modprobeRun) rmmod(name string) error {
-	if m.show || m.verbose > logWarning {
+	if m.show || m.log.enabled(levelNotice) {
 		fmt.Fprintf(m.out, "rmmod %s\n", name)
 	}
 	if m.dryRun {
@@ -600,10 +559,10 @@ func (m *modprobeRun) rmmod(name string) error {
 		if le.Errno == unix.ENOENT && !m.firstTime {
 			return nil
 		}
-		m.logf(logErr, "could not remove '%s': %s\n", name, strerror(le.Errno))
+		m.log.errorf("could not remove '%s': %s", name, loader.Strerror(le.Errno))
 		return le.Errno
 	}
-	m.logf(logErr, "could not remove '%s': %v\n", name, err)
+	m.log.errorf("could not remove '%s': %v", name, err)
 	return err
 }
 
@@ -633,12 +592,12 @@ func (m *modprobeRun) showConfig(cfg *modconf.Config) error {
 		r, err := m.dir.Index(f)
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
-				m.logf(logErr, "%v\n", err)
+				m.log.errorf("%v", err)
 			}
 			continue
 		}
 		if err := r.Dump(w, "alias "); err != nil {
-			m.logf(logErr, "%v\n", err)
+			m.log.errorf("%v", err)
 		}
 	}
 	return nil
@@ -648,11 +607,11 @@ func (m *modprobeRun) showConfig(cfg *modconf.Config) error {
 // modversions (--show-modversions) as "0x%08x\tname".
 func (m *modprobeRun) showSymbols(path string, exports bool) error {
 	if _, err := os.Stat(path); err != nil {
-		return m.logf(logCrit, "Module %s not found.\n", path)
+		return m.log.fatalf("Module %s not found.", path)
 	}
 	f, err := modfile.Open(path)
 	if err != nil {
-		return m.logf(logCrit, "Module %s not found.\n", path)
+		return m.log.fatalf("Module %s not found.", path)
 	}
 	defer f.Close()
 	var syms []modfile.Symbol
@@ -664,11 +623,11 @@ func (m *modprobeRun) showSymbols(path string, exports bool) error {
 		syms, err = f.Versions()
 	}
 	if err != nil {
-		return m.logf(logCrit, "could not get %s of %s: %v\n", what, path, err)
+		return m.log.fatalf("could not get %s of %s: %v", what, path, err)
 	}
 	if len(syms) == 0 {
 		// libkmod fails with ENOENT when the section is missing.
-		return m.logf(logCrit, "could not get %s of %s: No such file or directory\n", what, path)
+		return m.log.fatalf("could not get %s of %s: No such file or directory", what, path)
 	}
 	for _, s := range syms {
 		fmt.Fprintf(m.out, "0x%08x\t%s\n", s.CRC, s.Name)

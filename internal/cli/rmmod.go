@@ -2,22 +2,17 @@ package cli
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
-	"log/syslog"
 	"os"
 	"strings"
 
-	"github.com/spf13/pflag"
-
 	"github.com/modlab/modlab/kmod/loaded"
 	"github.com/modlab/modlab/kmod/loader"
-	"github.com/modlab/modlab/kmod/modfile"
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 const rmmodHelp = `Usage:
-	%s [options] modulename ...
+	rmmod [options] modulename ...
 Options:
 	-f, --force       forces a module unload and may crash your
 	                  machine. This requires Forced Module Removal
@@ -32,51 +27,32 @@ Options:
 // module file), refuse when it is builtin, not loaded or in use (unless
 // -f), else delete_module(2) it without waiting.
 func runRmmod(env *Env, args []string) error {
-	fl := pflag.NewFlagSet("rmmod", pflag.ContinueOnError)
-	fl.SetOutput(env.Stderr)
-	fl.Usage = func() {}
-	var force, useSyslog, help, version bool
+	t := newTool(env, toolSpec{name: "rmmod", help: rmmodHelp, version: kmodVersion})
+	var force, useSyslog bool
 	var verbose int
-	fl.BoolVarP(&force, "force", "f", false, "")
-	fl.BoolVarP(&useSyslog, "syslog", "s", false, "")
-	fl.CountVarP(&verbose, "verbose", "v", "")
-	fl.BoolVarP(&help, "help", "h", false, "")
-	fl.BoolVarP(&version, "version", "V", false, "")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprintf(env.Stdout, rmmodHelp, "rmmod")
-			return nil
-		}
-		fmt.Fprintf(env.Stderr, "rmmod: %v\n", err)
-		return &ExitError{Code: 1}
+	t.flags.BoolVarP(&force, "force", "f", false, "")
+	t.flags.BoolVarP(&useSyslog, "syslog", "s", false, "")
+	t.flags.CountVarP(&verbose, "verbose", "v", "")
+	if done, err := t.parse(args); done {
+		return err
 	}
-	if help {
-		fmt.Fprintf(env.Stdout, rmmodHelp, "rmmod")
-		return nil
-	}
-	if version {
-		fmt.Fprintln(env.Stdout, "kmod version 30")
-		return nil
-	}
-	log := &kmodLog{prog: "rmmod", w: env.Stderr}
+	log := t.log
+	log.verbosity = levelError + level(verbose) // kmod's rmmod starts at LOG_ERR
 	if useSyslog {
-		if sl, err := syslog.New(syslog.LOG_ERR|syslog.LOG_DAEMON, "rmmod"); err == nil {
-			defer sl.Close()
-			log.sys = sl
-		}
+		defer log.useSyslog()()
 	}
-	if fl.NArg() == 0 {
+	if t.flags.NArg() == 0 {
 		log.errorf("missing module name.")
 		return &ExitError{Code: 1}
 	}
 	sys := loaded.Root(env.Root)
 	kernel := openKernel(env, false)
 	failed := 0
-	for _, arg := range fl.Args() {
-		// Like kmod's modname_normalize: "-" as "_", up to the first ".".
-		name, _, _ := strings.Cut(loaded.Normalize(arg), ".")
+	for _, arg := range t.flags.Args() {
+		// A module file names its module; anything else is a name.
+		name := modname.Normalize(arg)
 		if _, err := os.Stat(arg); err == nil {
-			name = modfile.NameFromPath(arg)
+			name = modname.FromPath(arg)
 		}
 		if !force && !rmmodCheck(env, sys, log, name) {
 			failed++
@@ -111,7 +87,7 @@ func runRmmod(env *Env, args []string) error {
 
 // rmmodCheck is kmod's check_module_inuse: false (after saying why) when
 // the module must not be removed.
-func rmmodCheck(env *Env, sys loaded.System, log *kmodLog, name string) bool {
+func rmmodCheck(env *Env, sys loaded.System, log *logger, name string) bool {
 	if rel := runningRelease(env); rel != "" {
 		if b, _ := loaded.IsBuiltin(env.Path("/lib/modules/"+rel), name); b {
 			log.errorf("Module %s is builtin.", name)
@@ -139,30 +115,4 @@ func rmmodCheck(env *Env, sys loaded.System, log *kmodLog, name string) bool {
 		return false
 	}
 	return true
-}
-
-// kmodLog prints messages the way kmod's tools do: "prog: ERROR: msg" on
-// stderr, or "ERROR: msg" to syslog with -s.
-type kmodLog struct {
-	prog string
-	w    io.Writer
-	sys  *syslog.Writer
-}
-
-func (l *kmodLog) errorf(format string, a ...any) {
-	msg := fmt.Sprintf(format, a...)
-	if l.sys != nil {
-		l.sys.Err("ERROR: " + msg)
-		return
-	}
-	fmt.Fprintf(l.w, "%s: ERROR: %s\n", l.prog, msg)
-}
-
-func (l *kmodLog) hintf(format string, a ...any) {
-	msg := fmt.Sprintf(format, a...)
-	if l.sys != nil {
-		l.sys.Notice("HINT: " + msg)
-		return
-	}
-	fmt.Fprintf(l.w, "%s: HINT: %s\n", l.prog, msg)
 }

@@ -10,6 +10,8 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // Module describes one fake module.
@@ -218,11 +220,7 @@ func BuildTree(spec, root, release string) (string, error) {
 	for _, e := range entries {
 		if e.builtin {
 			builtin.WriteString(e.path + "\n")
-			name := filepath.Base(e.path)
-			if i := bytes.IndexByte([]byte(name), '.'); i >= 0 {
-				name = name[:i]
-			}
-			name = string(bytes.ReplaceAll([]byte(name), []byte("-"), []byte("_")))
+			name := modname.FromPath(e.path)
 			for _, mi := range e.m.Modinfo {
 				binfo.WriteString(name + "." + mi)
 				binfo.WriteByte(0)

@@ -24,17 +24,13 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/modlab/modlab/kmod/loader"
-	"github.com/modlab/modlab/kmod/moddir"
+	"github.com/modlab/modlab/kmod/compression"
 	"github.com/modlab/modlab/kmod/modfile"
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // DefaultConfigDirs are depmod.d's directories, in precedence order.
 var DefaultConfigDirs = []string{"/etc/depmod.d", "/run/depmod.d", "/usr/local/lib/depmod.d", "/lib/depmod.d"}
-
-// moduleExts are the module file endings depmod picks up (Debian's kmod is
-// built without zlib, so .ko.gz files are ignored as they are there).
-var moduleExts = []string{".ko", ".ko.xz", ".ko.zst"}
 
 // Options say which tree to index.
 type Options struct {
@@ -193,7 +189,7 @@ func Load(o Options) (*Depmod, error) {
 }
 
 func (d *Depmod) newMod(path string) *mod {
-	m := &mod{path: path, name: moddir.NameFromPath(path), sortIdx: 1}
+	m := &mod{path: path, name: modname.FromPath(path), sortIdx: 1}
 	if strings.HasPrefix(path, d.dir+"/") {
 		m.relpath = path[len(d.dir)+1:]
 		slash := strings.LastIndexByte(m.relpath, '/')
@@ -208,13 +204,12 @@ func (d *Depmod) newMod(path string) *mod {
 	return m
 }
 
+// hasModuleExt tells the module files depmod picks up: those kmod 30 as
+// Debian builds it reads (without zlib, so .ko.gz files are left out, as
+// they are there).
 func hasModuleExt(name string) bool {
-	for _, e := range moduleExts {
-		if len(name) > len(e) && strings.HasSuffix(name, e) {
-			return true
-		}
-	}
-	return false
+	f, ok := compression.FormatOf(name)
+	return ok && f.DebianKmod
 }
 
 // search walks a directory the way depmod does: in directory order,
@@ -350,18 +345,10 @@ func (d *Depmod) loadModules() {
 
 // load reads one module: its .modinfo, exports and imported symbols.
 func (m *mod) load() {
-	data, err := os.ReadFile(m.path)
+	data, _, err := compression.ReadFile(m.path)
 	if err != nil {
 		m.loadErr = err
 		return
-	}
-	if c := loader.Detect(data); c != loader.None {
-		img, err := loader.Decompress(c, bytes.NewReader(data))
-		if err != nil {
-			m.loadErr = fmt.Errorf("bad %s stream: %w", c, err)
-			return
-		}
-		data = img
 	}
 	mf, err := modfile.Parse(m.path, data)
 	if err != nil {

@@ -189,3 +189,37 @@ func TestBadModules(t *testing.T) {
 		}
 	}
 }
+
+// TestGzipLeftOut: like Debian's kmod (built without zlib), depmod leaves
+// .ko.gz files out of modules.dep; .ko.zst and .ko.xz names are indexed.
+func TestGzipLeftOut(t *testing.T) {
+	t.Parallel()
+	root, dir := buildFixture(t, "basic")
+	for _, name := range []string{"kernel/comp/zipped.ko.gz", "kernel/comp/zstded.ko.zst"} {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, fakemod.Module{}.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := Load(Options{BaseDir: root, Release: release, ConfigPaths: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := d.WriteDep(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if dep := buf.String(); strings.Contains(dep, "zipped") || !strings.Contains(dep, "kernel/comp/zstded.ko.zst:\n") {
+		t.Errorf("modules.dep should list zstded.ko.zst and not zipped.ko.gz:\n%s", dep)
+	}
+	if tool := kmodDepmod(); tool != "" {
+		out, err := exec.Command(tool, "-C", "/dev/null", "-n", "-b", root, release).Output()
+		if err != nil {
+			t.Fatalf("kmod depmod: %v", err)
+		}
+		if strings.Contains(string(out), "zipped") {
+			t.Errorf("kmod's depmod lists the .ko.gz file here: the table in kmod/compression is wrong")
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/modlab/modlab/kmod/index"
 	"github.com/modlab/modlab/kmod/moddir"
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // File is one output of depmod.
@@ -147,7 +148,7 @@ func (d *Depmod) WriteAliasBin(w io.Writer) error {
 	t := index.NewTrie()
 	for _, m := range d.mods {
 		for _, a := range m.infoValues("alias") {
-			na, err := moddir.NormalizeAlias(a)
+			na, err := modname.NormalizeAlias(a)
 			if err != nil {
 				d.warn("Unmatched bracket in %s", a)
 				continue
@@ -238,7 +239,7 @@ func (d *Depmod) WriteBuiltinBin(w io.Writer) error {
 		if i := strings.LastIndexByte(name, '/'); i >= 0 {
 			name = name[i+1:]
 		}
-		if _, err := t.Insert(moddir.NormalizeName(name), "", 0); err != nil {
+		if _, err := t.Insert(modname.Normalize(name), "", 0); err != nil {
 			d.warn("%s/modules.builtin:%d: %v", d.dir, num+1, err)
 		}
 	}
@@ -270,8 +271,8 @@ func builtinAliases(data []byte, warn func(string, ...any)) [][2]string {
 	var out [][2]string
 	s := stream{data: data}
 	for !s.eof() {
-		modname, ok := s.until('.')
-		if !ok || modname == "" {
+		mod, ok := s.until('.')
+		if !ok || mod == "" {
 			continue
 		}
 		key, ok := s.until('=')
@@ -285,12 +286,12 @@ func builtinAliases(data []byte, warn func(string, ...any)) [][2]string {
 		if !ok || value == "" {
 			continue
 		}
-		alias, err := moddir.NormalizeAlias(value)
+		alias, err := modname.NormalizeAlias(value)
 		if err != nil {
 			warn("Unmatched bracket in %s", value)
 			continue
 		}
-		out = append(out, [2]string{alias, modname})
+		out = append(out, [2]string{alias, mod})
 	}
 	return out
 }

@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // System names where procfs and sysfs are mounted.
@@ -54,12 +56,8 @@ func (s System) ModulesFile() string { return filepath.Join(s.proc(), "modules")
 
 // ModuleDir is /sys/module/NAME.
 func (s System) ModuleDir(name string) string {
-	return filepath.Join(s.sys(), "module", Normalize(name))
+	return filepath.Join(s.sys(), "module", modname.Normalize(name))
 }
-
-// Normalize turns a module name as a user may type it into the kernel's
-// spelling: "-" becomes "_".
-func Normalize(name string) string { return strings.ReplaceAll(name, "-", "_") }
 
 // Modules reads /proc/modules, in the kernel's order (most recently loaded
 // first).
@@ -216,7 +214,7 @@ func (s System) InitState(name string) (InitState, error) {
 			if st, err2 := os.Stat(dir); err2 == nil && st.IsDir() {
 				return Coming, nil
 			}
-			return "", fmt.Errorf("%s: %w", Normalize(name), ErrNotLoaded)
+			return "", fmt.Errorf("%s: %w", modname.Normalize(name), ErrNotLoaded)
 		}
 		return "", err
 	}

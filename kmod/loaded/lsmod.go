@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // Entry is one line of lsmod's table.
@@ -78,18 +80,14 @@ func IsBuiltin(modulesDir, name string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
-	want := Normalize(name)
+	want := modname.Normalize(name)
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		p := strings.TrimSpace(sc.Text())
 		if p == "" {
 			continue
 		}
-		base := p[strings.LastIndexByte(p, '/')+1:]
-		if i := strings.Index(base, ".ko"); i >= 0 {
-			base = base[:i]
-		}
-		if Normalize(base) == want {
+		if modname.FromPath(p) == want {
 			return true, nil
 		}
 	}

@@ -5,8 +5,6 @@
 package loader
 
 import (
-	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -14,81 +12,19 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
+
+	"github.com/modlab/modlab/kmod/compression"
+	"github.com/modlab/modlab/kmod/modname"
 )
-
-// Compression names a module file's compression, as the kernel spells it in
-// /sys/module/compression.
-type Compression string
-
-// The compressions a module file may have.
-const (
-	None Compression = ""
-	XZ   Compression = "xz"
-	Zstd Compression = "zstd"
-	Gzip Compression = "gzip"
-)
-
-var magics = []struct {
-	c     Compression
-	magic []byte
-}{
-	{XZ, []byte{0xfd, '7', 'z', 'X', 'Z', 0}},
-	{Zstd, []byte{0x28, 0xb5, 0x2f, 0xfd}},
-	{Gzip, []byte{0x1f, 0x8b}},
-}
-
-// Detect tells a module file's compression from its first bytes.
-func Detect(head []byte) Compression {
-	for _, m := range magics {
-		if bytes.HasPrefix(head, m.magic) {
-			return m.c
-		}
-	}
-	return None
-}
-
-// Decompress returns the plain contents of a compressed module stream.
-func Decompress(c Compression, r io.Reader) ([]byte, error) {
-	var dr io.Reader
-	switch c {
-	case None:
-		dr = r
-	case XZ:
-		x, err := xz.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("xz: %w", err)
-		}
-		dr = x
-	case Zstd:
-		z, err := zstd.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		defer z.Close()
-		dr = z
-	case Gzip:
-		g, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		dr = g
-	default:
-		return nil, fmt.Errorf("unknown compression %q", c)
-	}
-	b, err := io.ReadAll(dr)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c, err)
-	}
-	return b, nil
-}
 
 // Loader loads and unloads modules. SysDir is where sysfs is mounted ("/sys"
-// when empty); it is read for /sys/module/compression.
+// when empty); it is read for /sys/module/compression. ProcDir is where proc
+// is mounted ("/proc" when empty); /proc/modules tells a kernel without
+// module support from a module whose init failed.
 type Loader struct {
-	SysDir string
+	SysDir  string
+	ProcDir string
 	// IgnoreVersions asks the kernel to skip the vermagic and modversions
 	// checks (insmod -f; MODULE_INIT_IGNORE_*). Only finit_module can do
 	// that; it taints the kernel.
@@ -101,6 +37,9 @@ type Error struct {
 	Name  string // the file or module name
 	Errno unix.Errno
 	Err   error // set when the failure was not the kernel's
+	// InitFailed says the kernel ran the module's init function, which
+	// returned -Errno (see InitFailed).
+	InitFailed bool
 }
 
 func (e *Error) Error() string {
@@ -108,7 +47,7 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("could not %s %s: %v", e.Op, e.Name, e.Err)
 	}
 	msg := fmt.Sprintf("could not %s %s: %s", e.Op, e.Name, Explain(e.Op, e.Errno))
-	if h := Hint(e.Op, e.Errno); h != "" {
+	if h := e.Hint(); h != "" {
 		msg += " (" + h + ")"
 	}
 	return msg
@@ -207,13 +146,13 @@ func (l *Loader) sysDir() string {
 }
 
 // KernelCompression reads which compression the running kernel unpacks
-// itself ("" when none or unknown).
-func (l *Loader) KernelCompression() Compression {
+// itself (compression.None when none or unknown).
+func (l *Loader) KernelCompression() compression.Kind {
 	b, err := os.ReadFile(filepath.Join(l.sysDir(), "module", "compression"))
 	if err != nil {
-		return None
+		return compression.None
 	}
-	return Compression(strings.TrimSpace(string(b)))
+	return compression.Kind(strings.TrimSpace(string(b)))
 }
 
 // LoadFile loads the module file at path with the given parameters
@@ -226,14 +165,14 @@ func (l *Loader) LoadFile(path, params string) error {
 	defer f.Close()
 	head := make([]byte, 8)
 	n, _ := io.ReadFull(f, head)
-	c := Detect(head[:n])
+	c := compression.Detect(head[:n])
 	var ignore int
 	if l.IgnoreVersions {
 		ignore = unix.MODULE_INIT_IGNORE_MODVERSIONS | unix.MODULE_INIT_IGNORE_VERMAGIC
 	}
-	if c == None {
+	if c == compression.None {
 		if err := unix.FinitModule(int(f.Fd()), params, ignore); err != nil {
-			return loadErr(path, err)
+			return l.loadErr(path, err)
 		}
 		return nil
 	}
@@ -245,33 +184,27 @@ func (l *Loader) LoadFile(path, params string) error {
 		// Only "cannot decompress" falls back to user space. EINVAL is
 		// also what a bad parameter gives: retrying would load twice.
 		if !errors.Is(err, unix.EOPNOTSUPP) {
-			return loadErr(path, err)
+			return l.loadErr(path, err)
 		}
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return &Error{Op: "load", Name: path, Err: err}
-	}
-	img, err := Decompress(c, f)
+	st, err := f.Stat()
 	if err != nil {
 		return &Error{Op: "load", Name: path, Err: err}
 	}
+	img, _, err := compression.Read(f, st.Size())
+	if err != nil {
+		return &Error{Op: "load", Name: path, Err: err}
+	}
+	defer compression.Release(img) // the kernel has its own copy
 	return l.LoadImage(path, img, params)
 }
 
 // LoadImage loads a module from memory; name is used in errors only.
 func (l *Loader) LoadImage(name string, img []byte, params string) error {
 	if err := unix.InitModule(img, params); err != nil {
-		return loadErr(name, err)
+		return l.loadErr(name, err)
 	}
 	return nil
-}
-
-func loadErr(name string, err error) error {
-	var errno unix.Errno
-	if errors.As(err, &errno) {
-		return &Error{Op: "load", Name: name, Errno: errno}
-	}
-	return &Error{Op: "load", Name: name, Err: err}
 }
 
 // UnloadFlags select how delete_module(2) behaves.
@@ -287,7 +220,7 @@ const (
 
 // Unload removes a loaded module by name ("-" and "_" alike).
 func (l *Loader) Unload(name string, flags UnloadFlags) error {
-	kname := strings.ReplaceAll(name, "-", "_")
+	kname := modname.Normalize(name)
 	f := unix.O_NONBLOCK
 	if flags&Wait != 0 {
 		f = 0

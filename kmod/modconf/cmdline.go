@@ -107,7 +107,7 @@ func (c *Config) cmdlineResult(modname, param string, haveParam bool) {
 		}
 		return
 	}
-	mod, ok := Underscores(modname)
+	mod, ok := underscores(modname)
 	if !ok {
 		c.warn("/proc/cmdline", 0, "ignoring bad option on kernel command line while parsing module name: '%s'", modname)
 		return

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/modlab/modlab/kmod/internal/rawfile"
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // DefaultDirs are kmod's configuration directories, in precedence order.
@@ -294,26 +295,12 @@ func (t *tokenizer) rest() (string, bool) {
 	return r, true
 }
 
-// Underscores replaces '-' with '_' outside bracket expressions, as kmod
-// does with module names in configuration; ok is false for an unbalanced
-// ']' or an unterminated '['.
-func Underscores(s string) (string, bool) {
-	b := []byte(s)
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '-':
-			b[i] = '_'
-		case ']':
-			return "", false
-		case '[':
-			j := strings.IndexByte(s[i:], ']')
-			if j < 0 {
-				return "", false
-			}
-			i += j
-		}
-	}
-	return string(b), true
+// underscores spells a module name or pattern of a configuration line
+// as libkmod does (modname.NormalizeAlias); ok is false when its brackets
+// do not balance.
+func underscores(s string) (string, bool) {
+	n, err := modname.NormalizeAlias(s)
+	return n, err == nil
 }
 
 func (c *Config) warn(file string, line int, format string, a ...any) {
@@ -336,7 +323,7 @@ func (c *Config) parseLine(file, line string, num int) {
 		if !ok {
 			return "", false
 		}
-		return Underscores(tok)
+		return underscores(tok)
 	}
 	switch cmd {
 	case "alias":

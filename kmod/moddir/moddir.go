@@ -4,9 +4,9 @@
 // modules.builtin.modinfo, and the text files (modules.dep, modules.alias,
 // modules.softdep, modules.symbols, modules.builtin, modules.devname).
 //
-// Look-ups follow libkmod: names and aliases are normalised ('-' becomes
-// '_' outside bracket expressions), aliases are fnmatch patterns, and the
-// indexes are consulted in kmod's order, stopping at the first that answers.
+// Look-ups follow libkmod: names and aliases are normalised as
+// kmod/modname spells them, aliases are fnmatch patterns, and the indexes
+// are consulted in kmod's order, stopping at the first that answers.
 // Like libkmod, look-ups use only the .bin indexes; the text files are for
 // tools that list or compare them.
 package moddir
@@ -22,6 +22,7 @@ import (
 
 	"github.com/modlab/modlab/kmod/index"
 	"github.com/modlab/modlab/kmod/internal/rawfile"
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // Index file names, without the .bin suffix.
@@ -144,42 +145,6 @@ func (d *Dir) Close() error {
 // missing reports whether err is an absent index, which libkmod treats as
 // "no answer" rather than a failure.
 func missing(err error) bool { return errors.Is(err, fs.ErrNotExist) }
-
-// NormalizeAlias replaces '-' with '_' outside bracket expressions, as
-// libkmod does with every name given to a look-up. It fails on an
-// unbalanced ']' or an unterminated '['.
-func NormalizeAlias(alias string) (string, error) {
-	b := []byte(alias)
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '-':
-			b[i] = '_'
-		case ']':
-			return "", fmt.Errorf("invalid alias %q: unbalanced ']'", alias)
-		case '[':
-			j := strings.IndexByte(alias[i:], ']')
-			if j < 0 {
-				return "", fmt.Errorf("invalid alias %q: unterminated '['", alias)
-			}
-			i += j
-		}
-	}
-	return string(b), nil
-}
-
-// NormalizeName turns a module name or file name into a module name: '-'
-// becomes '_' and everything from the first '.' on is dropped.
-func NormalizeName(name string) string {
-	if i := strings.IndexByte(name, '.'); i >= 0 {
-		name = name[:i]
-	}
-	return strings.ReplaceAll(name, "-", "_")
-}
-
-// NameFromPath is the module name of a module file path.
-func NameFromPath(path string) string {
-	return NormalizeName(filepath.Base(path))
-}
 
 // DepLine is one module's line of modules.dep.
 type DepLine struct {
@@ -308,7 +273,7 @@ func (d *Dir) Resolve(m *Module) error {
 // The first source that answers wins. No match gives an empty list and no
 // error.
 func (d *Dir) Lookup(name string) ([]Module, error) {
-	alias, err := NormalizeAlias(name)
+	alias, err := modname.NormalizeAlias(name)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +282,7 @@ func (d *Dir) Lookup(name string) ([]Module, error) {
 		return nil, err
 	}
 	if ok {
-		return []Module{{Name: NormalizeName(alias), Path: line.Path}}, nil
+		return []Module{{Name: modname.Normalize(alias), Path: line.Path}}, nil
 	}
 	for _, src := range []func(string) ([]string, error){d.SymbolModules, d.AliasModules} {
 		names, err := src(alias)
@@ -339,7 +304,7 @@ func (d *Dir) Lookup(name string) ([]Module, error) {
 	if ok, err := d.IsBuiltin(alias); err != nil {
 		return nil, err
 	} else if ok {
-		return []Module{{Name: NormalizeName(alias), Builtin: true}}, nil
+		return []Module{{Name: modname.Normalize(alias), Builtin: true}}, nil
 	}
 	names, err := d.BuiltinAliasModules(alias)
 	if err != nil {

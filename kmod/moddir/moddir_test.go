@@ -12,6 +12,7 @@ import (
 	"github.com/modlab/modlab/internal/fakemod"
 	"github.com/modlab/modlab/kmod/depmod"
 	"github.com/modlab/modlab/kmod/moddir"
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 const tree = `
@@ -175,7 +176,7 @@ func TestInstalledKernels(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range text {
-			name := moddir.NameFromPath(e.Path)
+			name := modname.FromPath(e.Path)
 			mods, err := d.Lookup(name)
 			if err != nil || len(mods) != 1 || mods[0].Path != d.Path()+"/"+e.Path {
 				t.Errorf("%s: Lookup(%s) = %+v, %v", d.Path(), name, mods, err)
@@ -191,7 +192,7 @@ func TestInstalledKernels(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, b := range builtin {
-			name := moddir.NameFromPath(b)
+			name := modname.FromPath(b)
 			// (Lookup may answer from modules.alias first, as libkmod
 			// does for "crc32", so ask the builtin index directly.)
 			if ok, err := d.IsBuiltin(name); err != nil || !ok {

@@ -1,22 +1,18 @@
 package modfile
 
 import (
-	"bytes"
 	"testing"
 
-	"github.com/modlab/modlab/kmod/loader"
+	"github.com/modlab/modlab/kmod/compression"
 )
 
 // images returns the uncompressed test modules.
 func images(f *testing.F) [][]byte {
 	var out [][]byte
 	for _, name := range []string{"modinfo_sample.ko", "xt_pkttype-6.1.ko", "modinfo_sample_signed.ko.xz", "em_u32-6.12.ko.xz"} {
-		b := readTestdata(f, name)
-		if c := loader.Detect(b); c != loader.None {
-			var err error
-			if b, err = loader.Decompress(c, bytes.NewReader(b)); err != nil {
-				f.Fatal(err)
-			}
+		b, _, err := compression.Decompress(readTestdata(f, name))
+		if err != nil {
+			f.Fatal(err)
 		}
 		out = append(out, b)
 	}
@@ -67,32 +63,6 @@ func FuzzSignature(f *testing.F) {
 		}
 		if s != nil {
 			s.KmodInfo()
-		}
-	})
-}
-
-// FuzzDecodeXZ checks the fast xz decoder against the general one: it
-// must never panic, and what both decode must be the same. (The two may
-// disagree on whether a damaged stream is acceptable: the reference is
-// liblzma, not the general decoder, and the comparison with kmod on real
-// modules covers that.)
-func FuzzDecodeXZ(f *testing.F) {
-	for _, name := range []string{"modinfo_sample_signed.ko.xz", "em_u32-6.12.ko.xz"} {
-		b := readTestdata(f, name)
-		f.Add(b)
-		f.Add(b[:len(b)-1])
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := decodeXZFast(data)
-		if err != nil {
-			return
-		}
-		want, err := loader.Decompress(loader.XZ, bytes.NewReader(data))
-		if err != nil {
-			return
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("decoders disagree: %d bytes against %d", len(got), len(want))
 		}
 	})
 }

@@ -17,10 +17,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/modlab/modlab/kmod/loader"
+	"github.com/modlab/modlab/kmod/compression"
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // Errors that Open and Parse wrap; test them with errors.Is.
@@ -45,9 +45,9 @@ type Info struct {
 type Module struct {
 	// Path is the file the module was read from, as given to Open.
 	Path string
-	// Compression is how the file was compressed (loader.None for a plain
-	// .ko).
-	Compression loader.Compression
+	// Compression is how the file was compressed (compression.None for a
+	// plain .ko).
+	Compression compression.Kind
 	// Size is the size of the (decompressed) image in bytes.
 	Size int64
 	// Class and Machine describe the ELF.
@@ -56,7 +56,7 @@ type Module struct {
 
 	r        io.ReaderAt
 	img      []byte // the image, when it is in memory
-	recycle  bool   // img goes back to freeImages on Close
+	recycle  bool   // img goes back to compression.Release on Close
 	closer   io.Closer
 	order    binary.ByteOrder
 	sections []section
@@ -97,8 +97,7 @@ func Open(path string) (*Module, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	c := loader.Detect(head[:n])
-	if c == loader.None {
+	if compression.Detect(head[:n]) == compression.None {
 		m, err := parse(path, f, st.Size(), nil)
 		if err != nil {
 			f.Close()
@@ -108,19 +107,17 @@ func Open(path string) (*Module, error) {
 		return m, nil
 	}
 	defer f.Close()
-	img, recycled, err := decompress(c, f, st.Size())
+	img, c, err := compression.Read(f, st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("%s: bad %s stream: %w", path, c, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	m, err := parse(path, bytes.NewReader(img), int64(len(img)), img)
 	if err != nil {
-		if recycled {
-			putImage(img)
-		}
+		compression.Release(img)
 		return nil, err
 	}
 	m.Compression = c
-	m.recycle = recycled
+	m.recycle = true
 	return m, nil
 }
 
@@ -134,7 +131,7 @@ func Parse(name string, img []byte) (*Module, error) {
 // nothing the module returned refers to them.
 func (m *Module) Close() error {
 	if m.recycle {
-		putImage(m.img)
+		compression.Release(m.img)
 		m.img, m.recycle, m.r, m.Size = nil, false, bytes.NewReader(nil), 0
 	}
 	if m.closer == nil {
@@ -334,7 +331,7 @@ func (m *Module) Name() string {
 	if n := m.first("name"); n != "" {
 		return n
 	}
-	return NameFromPath(m.Path)
+	return modname.FromPath(m.Path)
 }
 
 // Vermagic returns the .modinfo "vermagic" entry.
@@ -351,16 +348,6 @@ func (m *Module) Depends() []string {
 		}
 	}
 	return out
-}
-
-// NameFromPath turns a module file name into a module name the way
-// libkmod does: the base name up to its first '.', with '-' made '_'.
-func NameFromPath(path string) string {
-	b := filepath.Base(path)
-	if i := strings.IndexByte(b, '.'); i >= 0 {
-		b = b[:i]
-	}
-	return strings.ReplaceAll(b, "-", "_")
 }
 
 // CheckMachine reports whether the module was built for the given machine

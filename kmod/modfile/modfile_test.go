@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/modlab/modlab/kmod/loader"
+	"github.com/modlab/modlab/kmod/compression"
 )
 
 // The test data (see testdata/README.md): modinfo_sample is built from
@@ -37,13 +37,13 @@ func TestOpenSample(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		file   string
-		comp   loader.Compression
+		comp   compression.Kind
 		signed bool
 	}{
-		{"modinfo_sample.ko", loader.None, false},
-		{"modinfo_sample.ko.gz", loader.Gzip, false},
-		{"modinfo_sample_signed.ko.xz", loader.XZ, true},
-		{"modinfo_sample_signed.ko.zst", loader.Zstd, true},
+		{"modinfo_sample.ko", compression.None, false},
+		{"modinfo_sample.ko.gz", compression.Gzip, false},
+		{"modinfo_sample_signed.ko.xz", compression.XZ, true},
+		{"modinfo_sample_signed.ko.zst", compression.Zstd, true},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
@@ -357,19 +357,6 @@ func TestSplitModinfo(t *testing.T) {
 	} {
 		if got := splitModinfo([]byte(tc.in)); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("splitModinfo(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestNameFromPath(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"/lib/modules/x/kernel/fs/ext4.ko.xz": "ext4",
-		"snd-hda-intel.ko":                    "snd_hda_intel",
-		"dir.with.dots/a-b.c.ko":              "a_b",
-	} {
-		if got := NameFromPath(in); got != want {
-			t.Errorf("NameFromPath(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/modlab/modlab/kmod/internal/fnmatch"
 	"github.com/modlab/modlab/kmod/modconf"
 	"github.com/modlab/modlab/kmod/moddir"
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // State is whether and how a module is in the running kernel.
@@ -92,7 +93,7 @@ func (r *Resolver) get(key, name, alias string) *Module {
 }
 
 func (r *Resolver) fromName(name string) *Module {
-	n := moddir.NormalizeName(name)
+	n := modname.Normalize(name)
 	return r.get(n, n, "")
 }
 
@@ -105,7 +106,7 @@ func (r *Resolver) fromPath(path string) (*Module, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
-	name := moddir.NameFromPath(path)
+	name := modname.FromPath(path)
 	m := r.pool[name]
 	if m == nil {
 		m = r.get(name, name, "")
@@ -310,7 +311,7 @@ var ErrInvalidName = errors.New("invalid module name or alias")
 // install and remove commands, modules.alias, modules.builtin,
 // modules.builtin.alias. An empty result means not found.
 func (r *Resolver) Lookup(name string) ([]*Module, error) {
-	alias, err := moddir.NormalizeAlias(name)
+	alias, err := modname.NormalizeAlias(name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidName, err)
 	}

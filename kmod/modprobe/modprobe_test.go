@@ -10,6 +10,7 @@ import (
 	"github.com/modlab/modlab/kmod/index"
 	"github.com/modlab/modlab/kmod/modconf"
 	"github.com/modlab/modlab/kmod/moddir"
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // writeDir writes a module directory from modules.dep-style lines (and
@@ -21,7 +22,7 @@ func writeDir(t *testing.T, dep []string, files []string, builtin []string) *mod
 	tr := index.NewTrie()
 	for i, l := range dep {
 		p, _, _ := strings.Cut(l, ":")
-		if _, err := tr.Insert(moddir.NameFromPath(p), l, uint32(i)); err != nil {
+		if _, err := tr.Insert(modname.FromPath(p), l, uint32(i)); err != nil {
 			t.Fatal(err)
 		}
 	}

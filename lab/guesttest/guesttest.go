@@ -10,7 +10,6 @@ package guesttest
 
 import (
 	"errors"
-
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/modlab/modlab/kmod/kmsg"
 	"github.com/modlab/modlab/kmod/loader"
+	"github.com/modlab/modlab/kmod/modname"
 	"github.com/modlab/modlab/lab/kcheck"
 )
 
@@ -36,12 +36,9 @@ func Dir() string {
 	return "."
 }
 
-// KernelName turns a module file's base name into the kernel's name for it
-// ("hello-5" -> "hello_5").
-func KernelName(name string) string {
-	name = strings.TrimSuffix(filepath.Base(name), ".ko")
-	return strings.ReplaceAll(name, "-", "_")
-}
+// KernelName turns a module file's name into the kernel's name for it
+// ("hello-5" and "hello-5.ko" are "hello_5"; see kmod/modname).
+func KernelName(name string) string { return modname.FromPath(name) }
 
 // ModulePath is the built module named name ("hello-5" or "hello-5.ko").
 func ModulePath(t testing.TB, name string) string {

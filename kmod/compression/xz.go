@@ -1,4 +1,4 @@
-package modfile
+package compression
 
 import (
 	"bytes"
@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"hash/crc64"
+	"io"
 	"sync"
 
-	"github.com/modlab/modlab/kmod/loader"
+	"github.com/ulikunitz/xz"
 )
 
 // The kernel compresses modules with "xz --check=crc32 --lzma2=dict=1MiB":
@@ -17,20 +18,22 @@ import (
 // modinfo does on such a kernel, so this file decodes exactly that shape
 // straight into an output buffer sized from the stream's index, with no
 // interface calls in the inner loop. Any other shape (filters such as BCJ,
-// several streams, padding) goes to the general decoder of kmod/loader,
+// several streams, padding) goes to the general decoder (ulikunitz/xz),
 // and so does a stream this decoder rejects, so the fast path can never
 // turn a valid file into an error.
 
 var errXZFormat = errors.New("unsupported or corrupt xz stream")
 
-// decodeXZ decodes a whole .xz file held in memory; the result is a
-// recycled buffer (getImage) when the fast path decoded it.
-func decodeXZ(b []byte) ([]byte, bool, error) {
+// decodeXZ decodes a whole .xz file held in memory.
+func decodeXZ(b []byte) ([]byte, error) {
 	if out, err := decodeXZFast(b); err == nil {
-		return out, true, nil
+		return out, nil
 	}
-	out, err := loader.Decompress(loader.XZ, bytes.NewReader(b))
-	return out, false, err
+	r, err := xz.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(r)
 }
 
 var crc64Table = crc64.MakeTable(crc64.ECMA)
@@ -53,7 +56,7 @@ func xzVarint(b []byte) (uint64, int, bool) {
 // decodeXZFast decodes a single-stream, single-block, LZMA2-only .xz file.
 func decodeXZFast(b []byte) ([]byte, error) {
 	const hdr = 12
-	if len(b) < 2*hdr || !bytes.HasPrefix(b, []byte{0xfd, '7', 'z', 'X', 'Z', 0}) {
+	if len(b) < 2*hdr || !bytes.HasPrefix(b, xzMagic) {
 		return nil, errXZFormat
 	}
 	if b[6] != 0 || crc32.ChecksumIEEE(b[6:8]) != binary.LittleEndian.Uint32(b[8:12]) {
@@ -154,21 +157,21 @@ func decodeXZFast(b []byte) ([]byte, error) {
 	if padded != len(blk) {
 		return nil, errXZFormat
 	}
-	out := getImage(int(usize))
+	out := getBuffer(int(usize))
 	if err := decodeLZMA2(out, data); err != nil {
-		putImage(out)
+		putBuffer(out)
 		return nil, err
 	}
 	sum := blk[padded-checkSize : padded]
 	switch check {
 	case 1:
 		if crc32.ChecksumIEEE(out) != binary.LittleEndian.Uint32(sum) {
-			putImage(out)
+			putBuffer(out)
 			return nil, errors.New("xz: CRC32 mismatch")
 		}
 	case 4:
 		if crc64.Checksum(out, crc64Table) != binary.LittleEndian.Uint64(sum) {
-			putImage(out)
+			putBuffer(out)
 			return nil, errors.New("xz: CRC64 mismatch")
 		}
 	}
