@@ -1,5 +1,11 @@
 // Package kcheck decides whether the kernel is still healthy: it finds bug
 // reports ("splats") in kernel log lines and new taint flags.
+//
+// A report is known by its first line, in one of the formats the kernel
+// prints it in (Formats, taken from the 6.1 and 6.12 sources), matched
+// from the start of the log message. Kernel reports have no prefix; a
+// module's own messages do (pr_fmt), or use the words in other ways, and
+// are never taken for reports.
 package kcheck
 
 import (
@@ -7,42 +13,20 @@ import (
 	"strings"
 )
 
-// Patterns are the kernel log prefixes that mean the kernel hit a bug.
-var Patterns = []string{
-	"BUG:",
-	"WARNING:",
-	"Oops",
-	"general protection fault",
-	"Kernel panic",
-	"kernel BUG at",
-	"UBSAN:",
-	"refcount_t:",
-}
-
-// IsBugLine reports whether a kernel log message starts a bug report.
+// IsBugLine reports whether a kernel log message starts a bug report: it
+// has one of Formats, from its first character.
 func IsBugLine(msg string) bool {
-	for _, p := range Patterns {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
+	_, ok := Match(msg)
+	return ok
 }
 
 // IsTaskDeath reports whether a log line is the header of a report after
-// which the kernel kills the running task: every die() prints its counter
-// as "[#N]" (oopses, general protection faults, invalid opcodes from BUG()).
+// which the kernel kills the running task: die() prints it, counting
+// oopses as "[#N]" (oopses, general protection faults, invalid opcodes
+// from BUG()).
 func IsTaskDeath(msg string) bool {
-	i := strings.Index(msg, " [#")
-	if i < 0 {
-		return false
-	}
-	rest := msg[i+3:]
-	j := 0
-	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
-		j++
-	}
-	return j > 0 && j < len(rest) && rest[j] == ']'
+	f, ok := Match(msg)
+	return ok && f.Dies
 }
 
 // Splat is one bug report: the line that matched and the lines after it
@@ -55,26 +39,39 @@ type Splat struct {
 // Text renders the report.
 func (s Splat) Text() string { return strings.Join(s.Lines, "\n") }
 
-// maxSplatLines bounds how much of a report is kept.
-const maxSplatLines = 60
+// maxSplatLines bounds how much of a report is kept: a lockdep report with
+// its chain and stacks runs to about a hundred lines.
+const maxSplatLines = 150
 
-// FindSplats returns the bug reports in a sequence of log messages.
+// FindSplats returns the bug reports in a sequence of log messages. A
+// report runs from its first line to the first of: the end marker that
+// __warn and oops_end print ("---[ end trace"), a line of "=" after the
+// first line (KASAN, KFENCE and UBSAN frame their reports with them), the
+// end of the stack trace for reports that end with one, the next report,
+// or maxSplatLines. A lead line ("BUG: kernel NULL pointer dereference",
+// "kernel BUG at", "refcount_t: ...") keeps the oops header or WARNING:
+// line that follows it in the same report.
 func FindSplats(msgs []string) []Splat {
 	var out []Splat
 	for i := 0; i < len(msgs); i++ {
-		if !IsBugLine(msgs[i]) {
+		f, ok := Match(msgs[i])
+		if !ok {
 			continue
 		}
-		s := Splat{First: msgs[i]}
-		j := i
-		for ; j < len(msgs) && j-i < maxSplatLines; j++ {
-			s.Lines = append(s.Lines, msgs[j])
-			if strings.Contains(msgs[j], "---[ end trace") {
-				j++
-				break
+		s := Splat{First: msgs[i], Lines: []string{msgs[i]}}
+		headed, stackEnds := !f.Lead, f.StackEnds
+		j := i + 1
+		for ; j < len(msgs) && len(s.Lines) < maxSplatLines; j++ {
+			m := msgs[j]
+			if g, ok := Match(m); ok {
+				if headed {
+					break // the next report
+				}
+				headed, stackEnds = !g.Lead, g.StackEnds
 			}
-			if j > i && IsBugLine(msgs[j]) && !strings.HasPrefix(msgs[j], " ") &&
-				!strings.Contains(msgs[i], "BUG:") {
+			s.Lines = append(s.Lines, m)
+			if endsReport(m, stackEnds) {
+				j++
 				break
 			}
 		}
@@ -82,6 +79,18 @@ func FindSplats(msgs []string) []Splat {
 		i = j - 1
 	}
 	return out
+}
+
+// endsReport reports whether a line inside a report is its last.
+func endsReport(m string, stackEnds bool) bool {
+	if strings.HasPrefix(m, "---[ end trace") || strings.HasPrefix(m, "---[ end Kernel panic") {
+		return true
+	}
+	m = strings.TrimSpace(m)
+	if len(m) >= 20 && strings.Trim(m, "=") == "" {
+		return true
+	}
+	return stackEnds && m == "</TASK>"
 }
 
 // Taint flags, in the order of /proc/sys/kernel/tainted's bits.
