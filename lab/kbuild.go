@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // BuildOptions tune a kbuild run.
@@ -51,6 +53,17 @@ func (r *BuildResult) Warnings() []string {
 		}
 	}
 	return out
+}
+
+// DebugModules maps each built module's name to its unstripped file (the
+// one with DWARF), for lab/stacktrace to resolve the frames of a kernel
+// report that fall in one of them.
+func (r *BuildResult) DebugModules() map[string]string {
+	m := make(map[string]string, len(r.Modules))
+	for _, ko := range r.Modules {
+		m[modname.FromPath(ko)] = ko
+	}
+	return m
 }
 
 // BuildError is a failed kbuild run; Output is what make printed.
@@ -114,8 +127,13 @@ func Build(ctx context.Context, src string, k Kernel, cacheDir string, opt Build
 	if err != nil {
 		return nil, fmt.Errorf("copy %s to its build directory: %w", src, err)
 	}
+	absSrc, err := filepath.Abs(src)
+	if err != nil {
+		return nil, fmt.Errorf("module folder: %w", err)
+	}
+	makeArgs := withPrefixMap(opt.MakeArgs, os.Getenv("KCFLAGS"), dir, absSrc)
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%v\x00%s\x00", k.Release, k.BuildDir, opt.Sparse, strings.Join(opt.MakeArgs, " "))
+	fmt.Fprintf(h, "%s\x00%s\x00%v\x00%s\x00", k.Release, k.BuildDir, opt.Sparse, strings.Join(makeArgs, "\x00"))
 	h.Write(stamp)
 	sum := hex.EncodeToString(h.Sum(nil))
 	res := &BuildResult{Kernel: k, Src: src, Dir: dir}
@@ -124,7 +142,8 @@ func Build(ctx context.Context, src string, k Kernel, cacheDir string, opt Build
 		if prev, out, ok := strings.Cut(string(old), "\n"); ok && prev == sum {
 			if mods := builtModules(dir); len(mods) > 0 {
 				if ship, err := stripped(dir, mods); err == nil {
-					res.Modules, res.Ship, res.Output, res.Cached = mods, ship, out, true
+					res.Modules, res.Ship, res.Cached = mods, ship, true
+					res.Output = sourcePaths(out, dir, absSrc)
 					res.Duration = time.Since(start)
 					return res, nil
 				}
@@ -136,14 +155,15 @@ func Build(ctx context.Context, src string, k Kernel, cacheDir string, opt Build
 	if opt.Sparse {
 		args = append(args, "C=2")
 	}
-	args = append(args, opt.MakeArgs...)
+	args = append(args, makeArgs...)
 	args = append(args, "modules")
 	cmd := exec.CommandContext(ctx, "make", args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	err = cmd.Run()
-	res.Output = out.String()
+	raw := out.String()
+	res.Output = sourcePaths(raw, dir, absSrc)
 	res.Duration = time.Since(start)
 	if err != nil {
 		return res, &BuildError{Src: src, Release: k.Release, Output: res.Output, Err: err}
@@ -155,10 +175,93 @@ func Build(ctx context.Context, src string, k Kernel, cacheDir string, opt Build
 	if res.Ship, err = stripped(dir, res.Modules); err != nil {
 		return res, err
 	}
-	if err := os.WriteFile(stampFile, []byte(sum+"\n"+res.Output), 0o644); err != nil {
+	if err := os.WriteFile(stampFile, []byte(sum+"\n"+raw), 0o644); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// withPrefixMap returns the make variables for a build of src in dir:
+// args, with KCFLAGS (from args, after the environment's) extended by
+// -ffile-prefix-map=DIR=SRC. The modules' DWARF and the __FILE__ of their
+// WARN reports then name the user's files, not the build directory's
+// copies. Paths that make or the compiler's flag splitting would mangle
+// get no map.
+func withPrefixMap(args []string, envKCFLAGS, dir, src string) []string {
+	kcflags := envKCFLAGS
+	out := make([]string, 0, len(args)+1)
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "KCFLAGS="); ok {
+			kcflags = strings.TrimSpace(kcflags + " " + v)
+			continue
+		}
+		out = append(out, a)
+	}
+	if safeForMake(dir) && safeForMake(src) && !strings.Contains(dir, "=") {
+		kcflags = strings.TrimSpace(kcflags + " -ffile-prefix-map=" + dir + "=" + src)
+	}
+	if kcflags != "" {
+		out = append(out, "KCFLAGS="+kcflags)
+	}
+	return out
+}
+
+// safeForMake reports whether a path survives as one word in make
+// variables and compiler flags.
+func safeForMake(p string) bool {
+	return p != "" && !strings.ContainsAny(p, " \t\n\\$#'\"`;:%*?[]")
+}
+
+// sourcePaths rewrites the paths of files in the build directory dir that
+// were copied from the source folder src (compiler and sparse diagnostics,
+// "In file included from" lines) to name src's files, so that an editor can
+// jump to them. Paths of build products (objects, modules) stay as they are.
+func sourcePaths(out, dir, src string) string {
+	prefix := dir + "/"
+	if dir == "" || !strings.Contains(out, prefix) {
+		return out
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(out, prefix)
+		if i < 0 {
+			b.WriteString(out)
+			return b.String()
+		}
+		b.WriteString(out[:i])
+		rest := out[i+len(prefix):]
+		n := strings.IndexAny(rest, ": \t\r\n'\"`()[],;‘’")
+		if n < 0 {
+			n = len(rest)
+		}
+		rel := rest[:n]
+		if (i == 0 || !isPathByte(out[i-1])) && isSourceCopy(src, rel) {
+			b.WriteString(filepath.Join(src, rel))
+		} else {
+			b.WriteString(prefix + rel)
+		}
+		out = rest[n:]
+	}
+}
+
+// isSourceCopy reports whether rel, a path in the build directory, is a
+// copy of a file of the source folder src.
+func isSourceCopy(src, rel string) bool {
+	if rel == "" || !filepath.IsLocal(rel) {
+		return false
+	}
+	for _, part := range strings.Split(rel, "/") {
+		if isBuildArtifact(part) {
+			return false
+		}
+	}
+	st, err := os.Stat(filepath.Join(src, rel))
+	return err == nil && st.Mode().IsRegular()
+}
+
+func isPathByte(c byte) bool {
+	return c == '/' || c == '.' || c == '_' || c == '-' || c == '+' ||
+		'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // stripped returns debug-stripped copies of mods under dir/.modlab-ship,

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/modlab/modlab/lab/stacktrace"
 )
 
 func TestIsBuildArtifact(t *testing.T) {
@@ -90,8 +93,101 @@ func TestBuildIncremental(t *testing.T) {
 	if err != nil || r3.Cached {
 		t.Fatalf("build after a change: cached=%v err=%v; want a rebuild", r3 != nil && r3.Cached, err)
 	}
-	if w := r3.Warnings(); len(w) != 1 || !strings.Contains(w[0], "unused") {
-		t.Errorf("warnings = %q, want the unused variable", w)
+	// The warning names the user's file, not the build directory's copy.
+	want := filepath.Join(src, "tiny.c") + ":3:"
+	if w := r3.Warnings(); len(w) != 1 || !strings.Contains(w[0], "unused") || !strings.HasPrefix(w[0], want) {
+		t.Errorf("warnings = %q, want the unused variable at %s", w, want)
+	}
+	if r4, err := Build(ctx, src, k, cache, BuildOptions{}); err != nil || !r4.Cached ||
+		strings.Contains(r4.Output, r4.Dir+"/tiny.c") || !strings.Contains(r4.Output, want) {
+		t.Errorf("cached build: cached=%v err=%v, output names the copy:\n%s", r4 != nil && r4.Cached, err, r4.Output)
+	}
+}
+
+// TestBuildNamesSources checks that a module's debug information and its
+// __FILE__ strings (which WARN reports print) name the user's folder, not
+// the build directory, on every kernel: oops reports are resolved to
+// source lines with them.
+func TestBuildNamesSources(t *testing.T) {
+	t.Parallel()
+	src := writeFolder(t, map[string]string{
+		"where.c": "// SPDX-License-Identifier: GPL-2.0\n#include <linux/module.h>\n" +
+			"static const char *where = __FILE__;\n" +
+			"static int __init where_init(void) { pr_info(\"%s\\n\", where); return 0; }\n" +
+			"module_init(where_init);\nMODULE_LICENSE(\"GPL\");\n",
+		"Kbuild": "obj-m := where.o\n",
+	})
+	for _, k := range headersOrSkip(t) {
+		r, err := Build(context.Background(), src, k, t.TempDir(), BuildOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ko, err := os.ReadFile(r.Modules[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(ko, []byte(filepath.Join(src, "where.c"))) || bytes.Contains(ko, []byte(r.Dir)) {
+			t.Errorf("%s: the module names its build directory %s instead of %s", k.Release, r.Dir, src)
+		}
+		if got := r.DebugModules(); got["where"] != r.Modules[0] {
+			t.Errorf("DebugModules() = %v, want where: %s", got, r.Modules[0])
+		}
+		m, err := stacktrace.Open(r.Modules[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.SrcDir != src {
+			t.Errorf("%s: DWARF names the module's folder %q, want %q", k.Release, m.SrcDir, src)
+		}
+	}
+}
+
+func TestWithPrefixMap(t *testing.T) {
+	t.Parallel()
+	const dir, src = "/cache/build/m-1/6.1", "/home/u/m"
+	const pm = "-ffile-prefix-map=" + dir + "=" + src
+	for _, tc := range []struct {
+		args     []string
+		env      string
+		dir, src string
+		want     []string
+	}{
+		{nil, "", dir, src, []string{"KCFLAGS=" + pm}},
+		{[]string{"W=1"}, "-O1", dir, src, []string{"W=1", "KCFLAGS=-O1 " + pm}},
+		{[]string{"KCFLAGS=-DX", "C=2"}, "-O1", dir, src, []string{"C=2", "KCFLAGS=-O1 -DX " + pm}},
+		{nil, "", dir, "/home/u/my mod", nil},
+		{[]string{"KCFLAGS=-DX"}, "", "/a=b/c", src, []string{"KCFLAGS=-DX"}},
+		{nil, "", dir, "/home/u/$HOME", nil},
+	} {
+		got := withPrefixMap(tc.args, tc.env, tc.dir, tc.src)
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("withPrefixMap(%q, %q, %q, %q) = %q, want %q", tc.args, tc.env, tc.dir, tc.src, got, tc.want)
+		}
+	}
+}
+
+func TestSourcePaths(t *testing.T) {
+	t.Parallel()
+	src := writeFolder(t, map[string]string{"berr.c": "", "berr.h": ""})
+	os.Mkdir(filepath.Join(src, "sub"), 0o755)
+	os.WriteFile(filepath.Join(src, "sub", "x.h"), nil, 0o644)
+	dir := "/root/.cache/modlab/build/berr-e03df605/6.1.0-50-cloud-amd64"
+	for _, tc := range []struct{ in, want string }{
+		{dir + "/berr.c:2:41: error: expected ';'", src + "/berr.c:2:41: error: expected ';'"},
+		{"In file included from " + dir + "/berr.c:3:", "In file included from " + src + "/berr.c:3:"},
+		{dir + "/sub/x.h:1:1: warning: w", src + "/sub/x.h:1:1: warning: w"},
+		{"  CC [M]  " + dir + "/berr.o", "  CC [M]  " + dir + "/berr.o"},
+		{"make[2]: *** [scripts/Makefile.build:250: " + dir + "/berr.o] Error 1", "make[2]: *** [scripts/Makefile.build:250: " + dir + "/berr.o] Error 1"},
+		{dir + "/berr.mod.c:5:1: warning: w", dir + "/berr.mod.c:5:1: warning: w"},
+		{dir + "/gone.c:1:1: error: e", dir + "/gone.c:1:1: error: e"},
+		{dir + "/../berr.c:1:1: error: e", dir + "/../berr.c:1:1: error: e"},
+		{"/x" + dir + "/berr.c:1:1: error: e", "/x" + dir + "/berr.c:1:1: error: e"},
+		{"note: in ‘" + dir + "/berr.h’", "note: in ‘" + src + "/berr.h’"},
+		{dir + "/", dir + "/"},
+	} {
+		if got := sourcePaths(tc.in, dir, src); got != tc.want {
+			t.Errorf("sourcePaths(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+		}
 	}
 }
 
@@ -102,8 +198,9 @@ func TestBuildErrors(t *testing.T) {
 	bad := writeFolder(t, map[string]string{"bad.c": "int f(void) { return }\n", "Kbuild": "obj-m := bad.o\n"})
 	_, err := Build(context.Background(), bad, k, cache, BuildOptions{})
 	var be *BuildError
-	if !errors.As(err, &be) || !strings.Contains(be.Output, "bad.c:1:") || !strings.Contains(be.Output, "error:") {
-		t.Errorf("syntax error: err = %v; want a BuildError with the compiler's message", err)
+	if !errors.As(err, &be) || !strings.Contains(be.Output, filepath.Join(bad, "bad.c")+":1:") ||
+		!strings.Contains(be.Output, "error:") {
+		t.Errorf("syntax error: err = %v; want a BuildError with the compiler's message naming %s", err, filepath.Join(bad, "bad.c"))
 	}
 	if _, err := Build(context.Background(), t.TempDir(), k, cache, BuildOptions{}); err == nil ||
 		!strings.Contains(err.Error(), "not a kbuild module folder") {
