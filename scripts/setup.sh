@@ -15,6 +15,12 @@
 #     one 6.12 boot in three under TCG)
 #   - linux-image-cloud-amd64 + linux-headers-cloud-amd64 from bookworm (6.1)
 #     and from bookworm-backports (6.12)
+#   - libxml2-utils (xmllint: the JUnit report is checked against a schema)
+#   - linux-source-6.12, the kernel's source tarball (apt's newest: bookworm's
+#     security updates carry 6.12 too, bookworm-backports does otherwise);
+#     the kernel's own KTAP parser, tools/testing/kunit/, is unpacked from
+#     it once into /usr/local/share/modlab/kunit (the KTAP report is checked
+#     with it)
 set -euo pipefail
 
 check_only=0
@@ -23,8 +29,11 @@ check_only=0
 step() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
-base_pkgs=(build-essential sparse kmod busybox-static xz-utils zstd git ca-certificates time)
+base_pkgs=(build-essential sparse kmod busybox-static xz-utils zstd git ca-certificates time
+	python3 libxml2-utils linux-source-6.12)
 bpo_src=/etc/apt/sources.list.d/modlab-bookworm-backports.sources
+kunit_tar=/usr/src/linux-source-6.12.tar.xz
+kunit_dir=/usr/local/share/modlab/kunit
 
 missing_pkgs() {
 	local p
@@ -53,12 +62,32 @@ qemu_ok() {
 	[ -n "$major" ] && [ "$major" -ge 9 ]
 }
 
+kunit_ok() { [ -f "$kunit_dir/kunit_parser.py" ]; }
+
+# unpack_kunit: only tools/testing/kunit/ of the source tarball, into
+# $kunit_dir (through a temporary folder, so an interrupted run leaves
+# nothing half done).
+unpack_kunit() {
+	local tmp src
+	[ -f "$kunit_tar" ] || die "$kunit_tar is missing (is linux-source-6.12 installed?)"
+	tmp=$(mktemp -d)
+	tar -xJf "$kunit_tar" -C "$tmp" --wildcards '*/tools/testing/kunit/*' ||
+		{ rm -rf "$tmp"; die "could not unpack tools/testing/kunit/ from $kunit_tar"; }
+	src=$(dirname "$(find "$tmp" -path '*/tools/testing/kunit/kunit_parser.py' -print -quit)")
+	[ -f "$src/kunit_parser.py" ] || { rm -rf "$tmp"; die "$kunit_tar has no tools/testing/kunit/kunit_parser.py"; }
+	mkdir -p "$(dirname "$kunit_dir")"
+	rm -rf "$kunit_dir"
+	mv "$src" "$kunit_dir"
+	rm -rf "$tmp"
+}
+
 todo=()
 mapfile -t miss < <(missing_pkgs "${base_pkgs[@]}")
 [ "${#miss[@]}" -gt 0 ] && todo+=("packages: ${miss[*]}")
 has_kernel 6.1. || todo+=("kernel 6.1 (bookworm)")
 has_kernel 6.12. || todo+=("kernel 6.12 (bookworm-backports)")
 qemu_ok || todo+=("qemu-system-x86 >= 9 (bookworm-backports)")
+kunit_ok || todo+=("the kernel's KTAP parser in $kunit_dir (from linux-source-6.12)")
 
 if [ "${#todo[@]}" -eq 0 ]; then
 	step "everything is installed (kernels: $(cd /boot && ls vmlinuz-*-cloud-amd64 | sed 's/vmlinuz-//' | tr '\n' ' '))"
@@ -96,8 +125,14 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 fi
 
-step "apt-get update"
-apt-get update -q || die "apt-get update failed"
+# Unpacking the KTAP parser from an installed tarball needs no apt.
+need_apt=0
+[ "${#miss[@]}" -gt 0 ] && need_apt=1
+has_kernel 6.1. && has_kernel 6.12. && qemu_ok || need_apt=1
+if [ "$need_apt" = 1 ]; then
+	step "apt-get update"
+	apt-get update -q || die "apt-get update failed"
+fi
 
 if [ "${#miss[@]}" -gt 0 ]; then
 	step "installing ${miss[*]}"
@@ -118,8 +153,13 @@ if ! qemu_ok; then
 	step "installing qemu-system-x86 (bookworm-backports)"
 	apt_install -t bookworm-backports qemu-system-x86
 fi
+if ! kunit_ok; then
+	step "unpacking tools/testing/kunit/ from $kunit_tar into $kunit_dir"
+	unpack_kunit
+fi
 
 has_kernel 6.1. || die "kernel 6.1 still missing after install"
 has_kernel 6.12. || die "kernel 6.12 still missing after install"
 qemu_ok || die "qemu-system-x86_64 >= 9 still missing after install"
+kunit_ok || die "$kunit_dir/kunit_parser.py still missing after install"
 step "done: $(qemu-system-x86_64 --version | head -n1); kernels: $(cd /boot && ls vmlinuz-*-cloud-amd64 | sed 's/vmlinuz-//' | tr '\n' ' ')"
