@@ -17,7 +17,7 @@ setup:
 	bash scripts/setup.sh
 
 build:
-	CGO_ENABLED=0 $(GO) build -o $(MODLAB) ./cmd/modlab
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(MODLAB) ./cmd/modlab
 
 demo: setup build
 	$(MODLAB) test --kernel $(KERNEL) --format table

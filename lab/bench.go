@@ -8,18 +8,20 @@ import (
 	"time"
 
 	"github.com/modlab/modlab/lab/proto"
+	"github.com/modlab/modlab/lab/qemu"
 )
 
 // BareBoot boots kernel k with the lab's image but an /init that powers
 // off at once, and returns the wall time from QEMU's start to its exit:
 // the baseline every lab run is compared with.
 func BareBoot(ctx context.Context, o Options, k Kernel) (time.Duration, error) {
-	if o.Busybox == "" {
-		o.Busybox = "/bin/busybox"
-	}
-	initBin, err := GoBinary(ctx, o.SrcRoot, "lab/guest", false, o.CacheDir)
-	if err != nil {
-		return 0, err
+	o.setDefaults()
+	initBin := o.Self
+	if initBin == "" {
+		var err error
+		if initBin, err = SelfBinary(ctx, o.SrcRoot, o.CacheDir); err != nil {
+			return 0, err
+		}
 	}
 	img, err := Initramfs(ImageSpec{Kernel: k, Init: initBin, Busybox: o.Busybox}, o.CacheDir)
 	if err != nil {
@@ -38,7 +40,11 @@ func BareBoot(ctx context.Context, o Options, k Kernel) (time.Duration, error) {
 	if err := CreateDisk(disk); err != nil {
 		return 0, err
 	}
-	vm, err := Boot(ctx, VMConfig{QEMU: o.QEMU, Kernel: k, Image: kimg, Initramfs: img, Disk: disk,
+	choice, err := o.chooseAccel(ctx)
+	if err != nil {
+		return 0, err
+	}
+	vm, err := qemu.Boot(ctx, qemu.VMConfig{QEMU: o.QEMU, Image: kimg, Accel: choice.QEMUArgs(), Initramfs: img, Disk: disk,
 		MemoryMB: o.MemoryMB, Append: "modlab_bare=1", ConsoleLog: filepath.Join(dir, "console.log"),
 		TmpDir: dir})
 	if err != nil {

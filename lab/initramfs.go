@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,15 +15,16 @@ import (
 
 	"github.com/u-root/u-root/pkg/cpio"
 
-	"github.com/modlab/modlab/kmod/loader"
+	"github.com/modlab/modlab/kmod/compression"
 	"github.com/modlab/modlab/kmod/modconf"
 	"github.com/modlab/modlab/kmod/moddir"
 	"github.com/modlab/modlab/kmod/modprobe"
+	"github.com/modlab/modlab/lab/proto"
 )
 
 // initramfsVersion changes when the image's layout changes, so cached
 // images of the old layout are not reused.
-const initramfsVersion = "1"
+const initramfsVersion = "2"
 
 // BootModules are the drivers the guest needs for its work disk. Where a
 // kernel has them built in (modules.builtin) nothing is loaded.
@@ -33,7 +33,7 @@ var BootModules = []string{"virtio_pci", "virtio_blk"}
 // ImageSpec is what goes into a guest image for one kernel.
 type ImageSpec struct {
 	Kernel  Kernel
-	Init    string // the static Go /init
+	Init    string // the modlab binary: /init, and the tools in proto.ToolDir
 	Busybox string // a static busybox; its applets get links
 }
 
@@ -79,10 +79,8 @@ func Initramfs(spec ImageSpec, cacheDir string) (string, error) {
 func imageKey(spec ImageSpec) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "v%s\x00%s\x00%s\x00", initramfsVersion, spec.Kernel.Release, strings.Join(BootModules, ","))
-	// The init's path carries the digest of its sources, so it names the
-	// init; its mtime would change when two runs build it at once.
-	fmt.Fprintf(h, "%s\x00", spec.Init)
-	for _, p := range []string{spec.Busybox,
+	fmt.Fprintf(h, "%s\x00", strings.Join(GuestTools, ","))
+	for _, p := range []string{spec.Init, spec.Busybox,
 		filepath.Join(spec.Kernel.ModDir, "modules.dep"),
 		filepath.Join(spec.Kernel.ModDir, "modules.builtin")} {
 		st, err := os.Stat(p)
@@ -154,6 +152,29 @@ func imageRecords(spec ImageSpec) ([]cpio.Record, error) {
 		cpio.StaticFile("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", 0o644),
 		cpio.StaticFile("etc/group", "root:x:0:\n", 0o644),
 	}
+	// modlab's tools answer by their names, before busybox's on the PATH
+	// and, through shell functions, before busybox sh's own applets.
+	funcs := "# modlab's tools before busybox's applets of the same names.\n"
+	for _, t := range GuestTools {
+		link := proto.ToolDir + "/" + t
+		recs = append(recs, cpio.Symlink(strings.TrimPrefix(link, "/"), "/init"))
+		funcs += fmt.Sprintf("%s() { %s \"$@\"; }\n", t, link)
+	}
+	recs = append(recs,
+		cpio.StaticFile(strings.TrimPrefix(proto.ToolFunctions, "/"), funcs, 0o644),
+		cpio.StaticFile("etc/profile", ". "+proto.ToolFunctions+"\n", 0o644))
+	// A dynamically linked modlab brings its loader and libraries.
+	rt, err := RuntimeFiles(spec.Init)
+	if err != nil {
+		return nil, fmt.Errorf("guest init: %w", err)
+	}
+	for _, p := range rt {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("guest init needs %s: %w", p, err)
+		}
+		recs = append(recs, cpio.StaticRecord(data, cpio.Info{Name: strings.TrimPrefix(p, "/"), Mode: cpio.S_IFREG | 0o755}))
+	}
 	applets, err := busyboxApplets(spec.Busybox)
 	if err != nil {
 		return nil, err
@@ -202,17 +223,7 @@ func busyboxApplets(bb string) ([]string, error) {
 // readModule reads a module file, decompressing it so the guest can hand it
 // to finit_module whatever the kernel's own decompression support.
 func readModule(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	head := make([]byte, 8)
-	n, _ := io.ReadFull(f, head)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	data, err := loader.Decompress(loader.Detect(head[:n]), f)
+	data, _, err := compression.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -262,10 +273,7 @@ func bootModuleFiles(k Kernel) ([]bootModule, error) {
 			if err != nil || strings.HasPrefix(rel, "..") {
 				rel = filepath.Join("extra", filepath.Base(a.Path))
 			}
-			for _, ext := range []string{".xz", ".zst", ".gz"} {
-				rel = strings.TrimSuffix(rel, ext)
-			}
-			out = append(out, bootModule{path: a.Path, guestPath: "/lib/modules/" + k.Release + "/" + rel})
+			out = append(out, bootModule{path: a.Path, guestPath: "/lib/modules/" + k.Release + "/" + compression.PlainName(rel)})
 		}
 	}
 	return out, nil

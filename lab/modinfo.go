@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/modlab/modlab/kmod/modfile"
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // builtModinfo reads the .modinfo keys the lab needs (depends, parmtype)
@@ -26,7 +27,7 @@ func builtModinfo(path string) (map[string][]string, error) {
 // loadOrder sorts a folder's modules so that each comes after the modules
 // of the same folder it depends on.
 func loadOrder(mods []string) ([]string, error) {
-	name := modfile.NameFromPath
+	name := modname.FromPath
 	byName := map[string]string{}
 	deps := map[string][]string{}
 	for _, m := range mods {
@@ -38,7 +39,7 @@ func loadOrder(mods []string) ([]string, error) {
 		for _, d := range info["depends"] {
 			for _, n := range strings.Split(d, ",") {
 				if n != "" {
-					deps[m] = append(deps[m], strings.ReplaceAll(n, "-", "_"))
+					deps[m] = append(deps[m], modname.Normalize(n))
 				}
 			}
 		}
@@ -73,16 +74,33 @@ func loadOrder(mods []string) ([]string, error) {
 	return out, nil
 }
 
+// ParamError is a --param that none of a folder's modules declares: a
+// mistake in the invocation, found before anything runs.
+type ParamError struct {
+	Param    string
+	Declared []string // the parameters the modules do declare
+}
+
+func (e *ParamError) Error() string {
+	if len(e.Declared) == 0 {
+		return fmt.Sprintf("no module of the folder declares a parameter %q (they declare none)", e.Param)
+	}
+	return fmt.Sprintf("no module of the folder declares a parameter %q (declared: %s)", e.Param, strings.Join(e.Declared, ", "))
+}
+
 // assignParams gives each module its parameters. "mod.name=value" goes to
 // module mod; a plain "name=value" goes to every module that declares the
 // parameter name.
 func assignParams(mods []string, params []string) (map[string][]string, error) {
 	out := map[string][]string{}
-	declared := map[string][]string{} // param -> modules
-	names := map[string]string{}
+	declared := map[string][]string{}        // param -> modules
+	byModule := map[string]map[string]bool{} // module name -> its params
+	names := map[string]string{}             // module name -> file
+	var have []string                        // "param" or "module.param", for the error
 	for _, m := range mods {
-		n := modfile.NameFromPath(m)
+		n := modname.FromPath(m)
 		names[n] = m
+		byModule[n] = map[string]bool{}
 		info, err := builtModinfo(m)
 		if err != nil {
 			return nil, err
@@ -90,33 +108,31 @@ func assignParams(mods []string, params []string) (map[string][]string, error) {
 		for _, p := range info["parmtype"] {
 			pn, _, _ := strings.Cut(p, ":")
 			declared[pn] = append(declared[pn], m)
+			byModule[n][pn] = true
+			if len(mods) > 1 {
+				pn = n + "." + pn
+			}
+			have = append(have, pn)
 		}
 	}
+	sort.Strings(have)
 	for _, p := range params {
 		key, _, ok := strings.Cut(p, "=")
 		if !ok {
 			key = p // a bool parameter given by name alone
 		}
 		if mod, pn, dotted := strings.Cut(key, "."); dotted {
-			if m, ok := names[strings.ReplaceAll(mod, "-", "_")]; ok {
+			if m, ok := names[modname.FromPath(mod)]; ok {
+				if !byModule[modname.FromPath(mod)][pn] {
+					return nil, &ParamError{Param: key, Declared: have}
+				}
 				out[m] = append(out[m], strings.TrimPrefix(p, mod+"."))
 				continue
 			}
-			_ = pn
 		}
 		targets := declared[key]
 		if len(targets) == 0 {
-			var have []string
-			for k := range declared {
-				have = append(have, k)
-			}
-			sort.Strings(have)
-			// Hand it to the only module, so the kernel's own error shows.
-			if len(mods) == 1 {
-				out[mods[0]] = append(out[mods[0]], p)
-				continue
-			}
-			return nil, fmt.Errorf("no module of the folder declares parameter %q (declared: %s); write MODULE.%s", key, strings.Join(have, " "), p)
+			return nil, &ParamError{Param: key, Declared: have}
 		}
 		for _, m := range targets {
 			out[m] = append(out[m], p)

@@ -6,15 +6,18 @@ package lab_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/modlab/modlab/internal/cli"
 	"github.com/modlab/modlab/lab"
+	"github.com/modlab/modlab/lab/accel"
 	"github.com/modlab/modlab/lab/proto"
 )
 
@@ -113,6 +116,22 @@ func between(s, start, end string) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// lineOf is the number of the first line of file that contains text.
+func lineOf(t *testing.T, file, text string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, text) {
+			return itoa(i + 1)
+		}
+	}
+	t.Fatalf("%s has no line with %q", file, text)
+	return ""
+}
+
 // TestFailures proves the lab's checks can fail, all in one boot per
 // kernel: a module that hits WARN_ON, a bad parameter, a build error, a
 // module that oopses, and a clean module after them (the guest survives
@@ -165,7 +184,16 @@ func TestFailures(t *testing.T) {
 		if br.Status != proto.Fail || !strings.Contains(br.Reason, "error:") || !strings.Contains(br.Reason, "broken.c") {
 			t.Errorf("%s: broken = %s %q; want the compiler's error", r.Kernel, br.Status, br.Reason)
 		}
+		// The reports point at the modules' own source lines.
+		if want := "(warnon.c:" + lineOf(t, filepath.Join(root, "lab/testdata/warnon/warnon.c"), "WARN_ONCE(1,") + ")"; len(w.Splats) == 0 ||
+			!strings.Contains(w.Splats[0], want) {
+			t.Errorf("%s: the warnon report does not name %s:\n%s", r.Kernel, want, strings.Join(w.Splats, "\n"))
+		}
 		o := u["oops"]
+		if want := "[oops] (oops.c:" + lineOf(t, filepath.Join(root, "lab/testdata/oops/oops.c"), "*target = 1;") + ")"; len(o.Splats) == 0 ||
+			!strings.Contains(o.Splats[0], "RIP: 0010:nullderef_init+") || !strings.Contains(o.Splats[0], want) {
+			t.Errorf("%s: the oops report does not name %s on its RIP line:\n%s", r.Kernel, want, strings.Join(o.Splats, "\n"))
+		}
 		if o.Status != proto.Fail || len(o.Splats) == 0 || !strings.Contains(o.Splats[0], "BUG: kernel NULL pointer dereference") ||
 			!strings.Contains(o.BadTaint, "D") {
 			t.Errorf("%s: oops = %s %q, splats %q, bad taint %q; want a failure with the BUG splat and taint D",
@@ -200,5 +228,185 @@ func TestBootFailureIsRetried(t *testing.T) {
 	lab.WriteTable(&table, results)
 	if !strings.Contains(table.String(), "LAB ERROR") || !strings.Contains(table.String(), "retried") {
 		t.Errorf("report lacks the lab error or the retry:\n%s", table.String())
+	}
+}
+
+// buildModlab builds the modlab binary into dir/bin, as `make build` does.
+func buildModlab(t *testing.T, root, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "bin", "modlab")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/modlab")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// installedEnv is the environment of a person who installed the binary:
+// no MODLAB_SRC, the binary's folder first on PATH, our cache.
+func installedEnv(binDir, cache string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MODLAB_SRC=") && !strings.HasPrefix(kv, "PATH=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "PATH="+binDir+":"+os.Getenv("PATH"), "MODLAB_CACHE="+cache)
+}
+
+// TestInstalledBinary is modlab as people use it: the binary copied out of
+// the repository, run from a folder outside it with MODLAB_SRC unset, on a
+// module folder of their own. In the guest, the tools are ours: the same
+// binary is /init, and lsmod, modinfo... answer before busybox's applets.
+func TestInstalledBinary(t *testing.T) {
+	ks, root, cache := labSetup(t)
+	home := t.TempDir()
+	bin := buildModlab(t, root, home)
+	dir := writeModule(t, "usermod", paramModule)
+	// Go userland in the folder travels too, built for the guest.
+	os.MkdirAll(filepath.Join(dir, "cmd", "greet"), 0o755)
+	os.WriteFile(filepath.Join(dir, "cmd", "greet", "main.go"), []byte(`package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	n, err := os.ReadFile("/sys/module/usermod/parameters/n")
+	fmt.Printf("greet: n=%s err=%v\n", n[:len(n)-1], err)
+}
+`), 0o644)
+	data := filepath.Join(home, "data.txt")
+	os.WriteFile(data, []byte("from the host\n"), 0o644)
+	cmd := exec.Command(bin, "run", dir, "--kernel", "all", "--param", "n=7",
+		"--file", data, "--file", data+":/etc/modlab-test/copy.txt",
+		"--exec", "lsmod | head -1; type lsmod; cat files/data.txt /etc/modlab-test/copy.txt; "+
+			"modinfo -F parm usermod.ko; cat /sys/module/usermod/parameters/n; greet")
+	cmd.Dir = home
+	cmd.Env = installedEnv(filepath.Dir(bin), cache)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", cmd.Args, err, out)
+	}
+	got := string(out)
+	for _, k := range ks {
+		section := between(got, "== "+k.Release+": usermod", "\n== ")
+		want := "-- output\nModule                  Size  Used by\nlsmod is a function\n" +
+			"from the host\nfrom the host\nn:a number (int)\n7\ngreet: n=7 err=<nil>\n"
+		if !strings.Contains(section, want) {
+			t.Errorf("%s: output lacks\n%s\nin:\n%s", k.Release, want, section)
+		}
+	}
+	if !strings.Contains(got, "modlab: "+itoa(len(ks))+" passed, 0 failed") {
+		t.Errorf("no closing line for %d kernels:\n%s", len(ks), got)
+	}
+	// The set-up script travels inside the binary.
+	setup := exec.Command(bin, "setup", "--check")
+	setup.Dir = home
+	setup.Env = installedEnv(filepath.Dir(bin), cache)
+	if out, err := setup.CombinedOutput(); err != nil || !strings.Contains(string(out), "setup: everything is installed") {
+		t.Errorf("modlab setup --check from the installed binary: %v\n%s", err, out)
+	}
+	// modlab test needs the source tree, and says so.
+	test := exec.Command(bin, "test", "hello")
+	test.Dir = home
+	test.Env = installedEnv(filepath.Dir(bin), cache)
+	if out, err := test.CombinedOutput(); err == nil || !strings.Contains(string(out), "built from modlab's source tree") {
+		t.Errorf("modlab test outside the tree: %v\n%s", err, out)
+	}
+}
+
+// TestAccelKVM: where KVM does not work (these machines: /dev/kvm exists,
+// a guest under it hangs), --accel kvm fails at once with the reason, and
+// the default picks TCG and says why in one line.
+func TestAccelKVM(t *testing.T) {
+	ks, _, cache := labSetup(t)
+	c, err := accel.Choose(context.Background(), accel.Options{Mode: accel.Auto, CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Accel == accel.KVM {
+		t.Skip("KVM works on this machine: nothing to fall back from")
+	}
+	dir := writeModule(t, "usermod", paramModule)
+	run := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		env := &cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
+			if k == "MODLAB_CACHE" {
+				return cache
+			}
+			return os.Getenv(k)
+		}}
+		code := cli.Main(env, append([]string{"modlab", "run", dir, "--kernel", ks[0].Release}, args...))
+		return code, errb.String()
+	}
+	if code, errs := run("--accel", "kvm"); code != 1 || !strings.Contains(errs, "KVM is not usable") {
+		t.Errorf("--accel kvm: exit %d, stderr %q; want 1 and why KVM is not usable", code, errs)
+	}
+	code, errs := run("--exec", "true")
+	if code != 0 || strings.Count(errs, "using TCG") != 1 {
+		t.Errorf("default accelerator: exit %d, stderr %q; want a pass and one line saying why TCG", code, errs)
+	}
+}
+
+// TestInstalledShell: `modlab run --shell` gives a shell in which lsmod is
+// ours (kmod's header, not busybox's "Used by    Tainted").
+func TestInstalledShell(t *testing.T) {
+	ks, root, cache := labSetup(t)
+	home := t.TempDir()
+	bin := buildModlab(t, root, home)
+	dir := writeModule(t, "usermod", paramModule)
+	cmd := exec.Command(bin, "run", dir, "--kernel", ks[len(ks)-1].Release, "--shell")
+	cmd.Dir = home
+	cmd.Env = installedEnv(filepath.Dir(bin), cache)
+	stdin, _ := cmd.StdinPipe()
+	pr, pw, _ := os.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	var out bytes.Buffer
+	buf := make([]byte, 4096)
+	sent := false
+	for {
+		n, err := pr.Read(buf)
+		out.Write(buf[:n])
+		if !sent && strings.Contains(out.String(), "modlab:") && strings.Contains(out.String(), "# ") {
+			io.WriteString(stdin, "lsmod; echo shell-done; exit\n")
+			sent = true
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("modlab run --shell: %v\n%s", err, out.String())
+	}
+	got := strings.ReplaceAll(out.String(), "\r", "")
+	if !regexp.MustCompile(`(?m)^Module +Size +Used by\n(.*\n)*usermod +\d+ +0 *\n`).MatchString(got) ||
+		strings.Contains(got, "Not tainted") || !strings.Contains(got, "shell-done") {
+		t.Errorf("the shell's lsmod is not ours or the module is missing:\n%s", got)
+	}
+}
+
+// TestUnknownParam: a --param that no module of the folder declares is a
+// usage error (exit 2) that lists the parameters the modules do have.
+func TestUnknownParam(t *testing.T) {
+	ks, _, cache := labSetup(t)
+	dir := writeModule(t, "usermod", paramModule)
+	var out, errb bytes.Buffer
+	env := &cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
+		if k == "MODLAB_CACHE" {
+			return cache
+		}
+		return os.Getenv(k)
+	}}
+	code := cli.Main(env, []string{"modlab", "run", dir, "--kernel", ks[0].Release, "--param", "count=3"})
+	if code != 2 || !strings.Contains(errb.String(), `no module of the folder declares a parameter "count" (declared: n)`) {
+		t.Errorf("exit %d, stderr %q; want 2 and the declared parameters", code, errb.String())
 	}
 }

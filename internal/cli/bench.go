@@ -28,6 +28,9 @@ func runBench(env *Env, args []string) error {
 	stop()
 	o.Progress = nil
 	o.Parallel = 1 // one VM at a time: the numbers are per boot
+	if o.SrcRoot == "" && fs.NArg() == 0 {
+		return usagef("bench needs a module folder (modlab's source tree, with examples/hello, was not found)")
+	}
 	src := filepath.Join(o.SrcRoot, "examples", "hello")
 	if fs.NArg() > 0 {
 		src = fs.Arg(0)
@@ -37,13 +40,16 @@ func runBench(env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "modlab bench: median of %d runs, one VM at a time; run = modlab run %s\n\n", *runs, src)
 	fmt.Fprintf(env.Stdout, "%-27s %8s %8s %8s %8s %8s %8s %8s %8s %7s\n", "KERNEL", "bare", "run", "build",
 		"image", "to-init", "ready", "tests", "shutdown", "ratio")
+	accelUsed := ""
 	for _, k := range o.Kernels {
 		ko := o
 		ko.Kernels = []lab.Kernel{k}
 		// Warm the caches (guest init, image, kbuild) once, untimed.
-		if _, err := lab.Run(ctx, ko, []lab.UnitSpec{unit}); err != nil {
+		warm, err := lab.Run(ctx, ko, []lab.UnitSpec{unit})
+		if err != nil {
 			return err
 		}
+		accelUsed = warm[0].Accel
 		var bare, total []time.Duration
 		var phases []lab.Phases
 		for i := 0; i < *runs; i++ {
@@ -70,6 +76,10 @@ func runBench(env *Env, args []string) error {
 			k.Release, b.Seconds(), t.Seconds(), p.Build.Seconds(), p.Image.Seconds(),
 			p.BootToInit.Seconds(), p.Ready.Seconds(), p.Work.Seconds(), p.Shutdown.Seconds(),
 			t.Seconds()/b.Seconds())
+	}
+	fmt.Fprintf(env.Stdout, "accelerator: %s\n", accelUsed)
+	if o.SrcRoot == "" {
+		return nil // the examples' suite needs modlab's source tree
 	}
 	// The whole hello suite on every selected kernel, as `modlab test hello`.
 	to := o

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +18,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/modlab/modlab/lab"
+	"github.com/modlab/modlab/lab/accel"
 	"github.com/modlab/modlab/lab/proto"
+	labreport "github.com/modlab/modlab/lab/report"
+	"github.com/modlab/modlab/scripts"
 )
 
 // labFlags are the options every lab command shares.
@@ -28,6 +32,7 @@ type labFlags struct {
 	format      string
 	append      string
 	bootTimeout time.Duration
+	accel       string
 }
 
 func (lf *labFlags) register(fs *pflag.FlagSet, defFormat string) {
@@ -36,8 +41,9 @@ func (lf *labFlags) register(fs *pflag.FlagSet, defFormat string) {
 	fs.StringVar(&lf.cache, "cache", "", "build and image cache (default $MODLAB_CACHE or ~/.cache/modlab)")
 	fs.StringVar(&lf.append, "append", "", "more kernel command-line arguments for the guest")
 	fs.DurationVar(&lf.bootTimeout, "boot-timeout", 120*time.Second, "time a boot may take to reach /init's ready (it is retried once)")
+	fs.StringVar(&lf.accel, "accel", "", "accelerator: kvm, tcg, or auto (KVM when it works here) (default $"+accel.EnvVar+", else auto)")
 	if defFormat != "" {
-		fs.StringVar(&lf.format, "format", defFormat, "report format: table, ktap or json")
+		fs.StringVar(&lf.format, "format", defFormat, "report format: table, ktap, json or junit")
 	}
 }
 
@@ -112,15 +118,27 @@ func runSetup(env *Env, args []string) error {
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
-	root, err := lab.FindSourceRoot(env.Getenv)
+	// The script travels inside the binary (an installed modlab has no
+	// source tree); bash runs a temporary copy, so that apt and dpkg, which
+	// inherit stdin, cannot eat the script.
+	f, err := os.CreateTemp("", "modlab-setup-*.sh")
 	if err != nil {
-		return err
+		return fmt.Errorf("setup script: %w", err)
 	}
-	sargs := []string{filepath.Join(root, "scripts", "setup.sh")}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(scripts.Setup); err != nil {
+		f.Close()
+		return fmt.Errorf("setup script: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("setup script: %w", err)
+	}
+	sargs := []string{f.Name()}
 	if *check {
 		sargs = append(sargs, "--check")
 	}
 	cmd := exec.Command("bash", sargs...)
+	cmd.Stdin = env.Stdin
 	cmd.Stdout, cmd.Stderr = env.Stdout, env.Stderr
 	if err := cmd.Run(); err != nil {
 		return &ExitError{Code: 1}
@@ -140,6 +158,9 @@ func runBuild(env *Env, args []string) error {
 		return usagef("build needs a module folder")
 	}
 	src, makeArgs := fs.Arg(0), fs.Args()[1:]
+	if err := lab.CheckFolder(src); err != nil {
+		return usagef("%v", err)
+	}
 	ks, err := selectKernels(env, lf.kernel)
 	if err != nil {
 		return err
@@ -198,16 +219,22 @@ func labOptions(env *Env, lf *labFlags) (lab.Options, func(), error) {
 	if err != nil {
 		return lab.Options{}, nil, err
 	}
-	root, err := lab.FindSourceRoot(env.Getenv)
-	if err != nil {
-		return lab.Options{}, nil, err
+	// The source tree is only needed for the examples' tests; an installed
+	// modlab runs the user's folders without it.
+	root, _ := lab.FindSourceRoot(env.Getenv)
+	if _, err := labreport.ParseFormat(lf.format); err != nil {
+		return lab.Options{}, nil, usagef("--format: %v", err)
 	}
-	switch lf.format {
-	case "", "table", "ktap", "json":
-	default:
-		return lab.Options{}, nil, usagef("unknown --format %q (table, ktap or json)", lf.format)
+	mode := lf.accel
+	if mode == "" {
+		mode = accel.DefaultMode(env.Getenv)
+	}
+	if mode, err = accel.ParseMode(mode); err != nil {
+		return lab.Options{}, nil, usagef("--accel: %v", err)
 	}
 	o := lab.Options{
+		Accel:       mode,
+		Notice:      func(msg string) { fmt.Fprintf(env.Stderr, "modlab: %s\n", msg) },
 		Kernels:     ks,
 		CacheDir:    cacheDir(env, lf.cache),
 		SrcRoot:     root,
@@ -228,38 +255,21 @@ func labOptions(env *Env, lf *labFlags) (lab.Options, func(), error) {
 	return o, prog.stop, nil
 }
 
+// writeReport prints the report and its closing line ("modlab: N passed,
+// N failed"); a run that did not pass ends with exit status 1.
 func writeReport(env *Env, format string, results []lab.KernelResult) error {
-	switch format {
-	case "ktap":
-		lab.WriteKTAP(env.Stdout, results)
-	case "json":
-		if err := lab.WriteJSON(env.Stdout, results); err != nil {
-			return err
-		}
-	default:
+	f, err := labreport.ParseFormat(format)
+	if err != nil {
+		return usagef("--format: %v", err)
+	}
+	if f == labreport.Table {
 		fmt.Fprintln(env.Stdout)
-		lab.WriteTable(env.Stdout, results)
 	}
-	pass, fail := 0, 0
-	for _, r := range results {
-		for _, u := range r.Units {
-			if u.Status == "pass" && r.Infra == "" {
-				pass++
-			} else {
-				fail++
-			}
-		}
-		if r.Infra != "" && len(r.Units) == 0 {
-			fail++
-		}
+	sum, err := labreport.Write(env.Stdout, env.Stderr, f, results)
+	if err != nil {
+		return err
 	}
-	// The closing line CI and people read: every unit in every kernel.
-	w := env.Stdout
-	if format == "json" {
-		w = env.Stderr
-	}
-	fmt.Fprintf(w, "modlab: %d passed, %d failed\n", pass, fail)
-	if fail > 0 {
+	if !sum.OK() {
 		return &ExitError{Code: 1}
 	}
 	return nil
@@ -277,6 +287,7 @@ func runRun(env *Env, args []string) error {
 	execCmd := fs.StringP("exec", "e", "", "busybox sh command to run with the module(s) loaded")
 	shell := fs.Bool("shell", false, "interactive busybox shell on the console with the module(s) loaded")
 	timeout := fs.Duration("timeout", 120*time.Second, "time limit for the command")
+	files := fs.StringArray("file", nil, "copy a host file into the guest: HOSTPATH[:GUESTPATH] (default: files/BASENAME in the unit's directory); repeatable")
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
@@ -284,6 +295,17 @@ func runRun(env *Env, args []string) error {
 		return usagef("run needs one module folder")
 	}
 	src := fs.Arg(0)
+	if err := lab.CheckFolder(src); err != nil {
+		return usagef("%v", err)
+	}
+	var copies []lab.FileCopy
+	for _, f := range *files {
+		fc, err := lab.ParseFileCopy(f)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		copies = append(copies, fc)
+	}
 	o, stop, err := labOptions(env, &lf)
 	if err != nil {
 		return err
@@ -302,11 +324,15 @@ func runRun(env *Env, args []string) error {
 		return err
 	}
 	unit := lab.UnitSpec{Name: filepath.Base(abs), Src: abs, Params: *params, Exec: *execCmd,
-		Shell: *shell, Timeout: *timeout}
+		Shell: *shell, Timeout: *timeout, Files: copies}
 	ctx, cancel := signalContext()
 	defer cancel()
 	results, err := lab.Run(ctx, o, []lab.UnitSpec{unit})
 	stop()
+	var pe *lab.ParamError
+	if errors.As(err, &pe) {
+		return usagef("--param: %v", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -337,7 +363,7 @@ func runRun(env *Env, args []string) error {
 }
 
 func runTest(env *Env, args []string) error {
-	fs := newFlagSet("test", "test [NAME...] [--kernel K] [--format table|ktap|json]", env.Stdout)
+	fs := newFlagSet("test", "test [NAME...] [--kernel K] [--format table|ktap|json|junit]", env.Stdout)
 	var lf labFlags
 	lf.register(fs, "table")
 	list := fs.Bool("list", false, "list the examples that have tests")
@@ -346,7 +372,7 @@ func runTest(env *Env, args []string) error {
 	}
 	root, err := lab.FindSourceRoot(env.Getenv)
 	if err != nil {
-		return err
+		return fmt.Errorf("'modlab test' runs the examples' Go tests, which are built from modlab's source tree: %w", err)
 	}
 	all, err := lab.Examples(root)
 	if err != nil {

@@ -48,7 +48,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"modlab", "run", "--bogus", "x"}, 2, "unknown flag: --bogus"},
 		{[]string{"modlab", "build"}, 2, "build needs a module folder"},
 		{[]string{"modlab", "nosuch"}, 2, `unknown command "nosuch"`},
-		{[]string{"modlab", "run", "x", "--kernel", "9.9"}, 1, `no kernel matches "9.9"`},
+		{[]string{"modlab", "run", modFolder(t), "--kernel", "9.9"}, 1, `no kernel matches "9.9"`},
 	} {
 		env, _, errb := testEnv("")
 		env.Getenv = os.Getenv
@@ -73,5 +73,51 @@ func TestHelp(t *testing.T) {
 	env, out, _ = testEnv("")
 	if code := Main(env, []string{"modlab", "run", "--help"}); code != 0 || !strings.Contains(out.String(), "--param") {
 		t.Errorf("run --help: exit %d, %q", code, out.String())
+	}
+}
+
+// modFolder is a kbuild folder good enough to pass the argument checks.
+func modFolder(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Kbuild"), []byte("obj-m := m.o\n"), 0o644)
+	return dir
+}
+
+// TestMistakesBootNothing: a folder that does not exist or is no kbuild
+// folder, and a --file that does not exist, are usage errors (exit 2)
+// found before anything is built or booted: the cache stays empty.
+func TestMistakesBootNothing(t *testing.T) {
+	t.Parallel()
+	noKbuild := t.TempDir()
+	os.WriteFile(filepath.Join(noKbuild, "m.c"), []byte("int x;\n"), 0o644)
+	notDir := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(notDir, nil, 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"modlab", "run", "/nonexistent", "--exec", "true"}, "module folder /nonexistent does not exist"},
+		{[]string{"modlab", "run", noKbuild}, "has no Kbuild or Makefile: not a kbuild module folder"},
+		{[]string{"modlab", "run", notDir}, "is not a directory"},
+		{[]string{"modlab", "build", "/nonexistent"}, "module folder /nonexistent does not exist"},
+		{[]string{"modlab", "run", modFolder(t), "--file", "/no/such/file"}, "--file: stat /no/such/file: no such file or directory"},
+		{[]string{"modlab", "run", modFolder(t), "--file", ":/etc/x"}, "no host path"},
+	} {
+		cache := t.TempDir()
+		env, _, errb := testEnv("")
+		env.Getenv = func(k string) string {
+			if k == "MODLAB_CACHE" {
+				return cache
+			}
+			return os.Getenv(k)
+		}
+		code := Main(env, tc.args)
+		if code != 2 || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errb.String(), tc.want)
+		}
+		if ents, _ := os.ReadDir(cache); len(ents) != 0 {
+			t.Errorf("%v: the cache got %d entries: something was built or booted", tc.args, len(ents))
+		}
 	}
 }

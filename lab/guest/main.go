@@ -1,13 +1,15 @@
-// Command guest is the lab VM's /init. It mounts the kernel's filesystems,
+// Package guest is the lab VM's /init. It mounts the kernel's filesystems,
 // loads the drivers for the work disk, says "ready" on the control port
 // (/dev/ttyS1), waits for the host's "go", reads the work (a cpio archive on
 // /dev/vda), runs each unit (load modules, run a command, a Go test binary or
 // a shell, unload), checks the kernel log and taint flags around every unit,
 // reports JSON events on the control port and powers off.
 //
-// It is built static (CGO_ENABLED=0) and must never exit: an /init that
-// exits panics the kernel. Failures are reported as a "fatal" event.
-package main
+// It is not a binary of its own: the modlab binary is copied into the image
+// as /init and calls Main when it runs as PID 1 (see IsInit), so the guest
+// runs the very tools the host has. It must never exit: an /init that exits
+// panics the kernel. Failures are reported as a "fatal" event.
+package guest
 
 import (
 	"bufio"
@@ -41,8 +43,19 @@ type guest struct {
 	ld     loader.Loader
 }
 
-func main() {
-	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "--modlab-") {
+// IsInit reports whether the process was started as the guest's /init (PID
+// 1) or as one of /init's own children ("--modlab-..." arguments), rather
+// than as a command.
+func IsInit(args []string) bool {
+	return os.Getpid() == 1 || (len(args) > 1 && strings.HasPrefix(args[1], childFlagPrefix))
+}
+
+// childFlagPrefix starts the arguments /init re-executes itself with.
+const childFlagPrefix = "--modlab-"
+
+// Main runs /init (or one of its children) and never returns.
+func Main() {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], childFlagPrefix) {
 		os.Exit(childMain(os.Args[1:]))
 	}
 	if os.Getenv("modlab_bare") == "1" {
@@ -65,7 +78,7 @@ func (g *guest) main() error {
 	if err := mountAll(); err != nil {
 		return err
 	}
-	os.Setenv("PATH", "/bin:/sbin:/usr/bin:/usr/sbin")
+	os.Setenv("PATH", proto.GuestPath)
 	os.Setenv("HOME", "/root")
 	var err error
 	if g.ctl, err = openControl(ctlPort); err != nil {

@@ -1,4 +1,4 @@
-package main
+package guest
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/modlab/modlab/kmod/kmsg"
 	"github.com/modlab/modlab/kmod/loader"
+	"github.com/modlab/modlab/kmod/modname"
 	"github.com/modlab/modlab/lab/kcheck"
 	"github.com/modlab/modlab/lab/proto"
 )
@@ -205,13 +206,19 @@ func (g *guest) unitBody(u proto.Unit) bool {
 	pass := func(name string) {
 		g.send(proto.Event{Ev: proto.EvStep, Unit: u.Name, Name: name, Status: proto.Pass})
 	}
+	for _, c := range u.Copies {
+		if err := copyFile(filepath.Join(dir, c.From), c.To); err != nil {
+			fail("copy "+c.To, err)
+			return false
+		}
+	}
 	var loaded []string
 	for _, m := range u.Load {
 		name := "insmod " + m.File
 		if m.Params != "" {
 			name += " " + m.Params
 		}
-		if err := g.ld.LoadFile(filepath.Join(dir, m.File), m.Params); err != nil {
+		if err := g.loadFile(filepath.Join(dir, m.File), m.Params); err != nil {
 			fail(name, err)
 			break
 		}
@@ -253,6 +260,23 @@ func (g *guest) unitBody(u proto.Unit) bool {
 	return ok
 }
 
+// copyFile puts a file the host sent (--file HOST:/abs/path) in place,
+// making its directory.
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(to, data, st.Mode().Perm())
+}
+
 func readTaint() kcheck.Taint {
 	b, err := os.ReadFile("/proc/sys/kernel/tainted")
 	if err != nil {
@@ -263,11 +287,7 @@ func readTaint() kcheck.Taint {
 }
 
 func moduleName(file string) string {
-	base := filepath.Base(file)
-	if i := strings.Index(base, ".ko"); i >= 0 {
-		base = base[:i]
-	}
-	return strings.ReplaceAll(base, "-", "_")
+	return modname.FromPath(file)
 }
 
 // leftovers lists the modules of dir that are still loaded.
@@ -286,22 +306,49 @@ func leftovers(dir string) []string {
 func (g *guest) unitEnv(u proto.Unit, dir string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, unitSpecEnv+"=") {
+		if !strings.HasPrefix(kv, unitSpecEnv+"=") && !strings.HasPrefix(kv, "PATH=") {
 			env = append(env, kv)
 		}
 	}
 	return append(env,
+		"PATH="+unitPath(dir),
+		"ENV="+proto.ToolFunctions,
 		"MODLAB_DIR="+dir,
 		"MODLAB_KERNEL="+g.kernel,
 		"MODLAB_UNIT="+u.Name,
 	)
 }
 
+// unitPath is the PATH of a unit's command, shell and tests: the unit's
+// own programs first, then modlab's tools, then busybox.
+func unitPath(dir string) string {
+	return filepath.Join(dir, proto.UnitBin) + ":" + proto.GuestPath
+}
+
+// shellPreamble makes a command line's names reach modlab's tools and the
+// unit's own programs rather than busybox sh's applets of the same names
+// (the shell runs an applet before it looks at the PATH): it reads the
+// tools' functions and defines one for each program in the unit's bin.
+func shellPreamble(dir string) string {
+	var b strings.Builder
+	b.WriteString(". " + proto.ToolFunctions + "\n")
+	ents, _ := os.ReadDir(filepath.Join(dir, proto.UnitBin))
+	for _, e := range ents {
+		if shellName.MatchString(e.Name()) {
+			fmt.Fprintf(&b, "%s() { %s \"$@\"; }\n", e.Name(), filepath.Join(dir, proto.UnitBin, e.Name()))
+		}
+	}
+	return b.String()
+}
+
+// shellName is what busybox sh accepts as a function's name.
+var shellName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 // runExec runs a shell command and streams its output.
 func (g *guest) runExec(u proto.Unit, dir string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", u.Exec)
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", shellPreamble(dir)+u.Exec)
 	cmd.Dir = dir
 	cmd.Env = g.unitEnv(u, dir)
 	err := g.stream(cmd, func(line string) {
@@ -409,7 +456,7 @@ func runShell(dir string) error {
 	cmd := exec.Command("/bin/sh", "-l")
 	cmd.Dir = dir
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.Env = append(os.Environ(), "PS1=modlab:\\w# ", "TERM=linux")
+	cmd.Env = append(os.Environ(), "PATH="+unitPath(dir), "ENV="+proto.ToolFunctions, "PS1=modlab:\\w# ", "TERM=linux")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	err = cmd.Run()
 	// A shell that exits because of Ctrl-D or exit N is not our failure.

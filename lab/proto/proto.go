@@ -23,6 +23,30 @@ const Magic = "MODLAB-WORK 1\n"
 // HeaderSize is the size of the header block; the archive follows it.
 const HeaderSize = 4096
 
+// ToolDir is where the guest image links modlab's tools (modinfo, lsmod,
+// insmod, ... and modlab itself) to /init; it comes first in GuestPath, so
+// they are found before busybox's applets of the same names.
+const ToolDir = "/usr/local/sbin"
+
+// ToolFunctions is a shell file in the guest image that defines a function
+// for each of modlab's tools. busybox sh runs its own applets before it
+// looks at the PATH, so a command line that says "lsmod" needs the
+// function to reach ours. --exec commands and login shells read it (ENV
+// points interactive shells at it too); a new "sh -c" does not.
+const ToolFunctions = "/etc/modlab/tools.sh"
+
+// GuestPath is the guest's PATH.
+const GuestPath = ToolDir + ":/bin:/sbin:/usr/bin:/usr/sbin"
+
+// UnitBin is the folder, inside a unit's directory, that holds the unit's
+// own programs (Go userland built for the guest, --file copies go to
+// UnitFiles); it is put first on the PATH of the unit's command, shell and
+// tests.
+const (
+	UnitBin   = "bin"
+	UnitFiles = "files"
+)
+
 // Go is the host's line that lets the guest read the work disk.
 const Go = "go"
 
@@ -72,6 +96,15 @@ type Unit struct {
 	Test string `json:"test,omitempty"`
 	// Timeout bounds Exec or Test, in seconds.
 	Timeout int `json:"timeout,omitempty"`
+	// Copies are files of Dir the guest copies elsewhere before the unit
+	// starts (--file HOST:/abs/path).
+	Copies []Copy `json:"copies,omitempty"`
+}
+
+// Copy is one file to put in place in the guest.
+type Copy struct {
+	From string `json:"from"` // relative to the unit's Dir
+	To   string `json:"to"`   // an absolute guest path
 }
 
 // Module is one module file to load and its parameters.

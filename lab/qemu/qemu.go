@@ -1,4 +1,7 @@
-package lab
+// Package qemu starts and talks to the lab's virtual machines: the QEMU
+// command line, the control port the guest's /init speaks on, and the
+// console log.
+package qemu
 
 import (
 	"bufio"
@@ -27,10 +30,13 @@ const KernelArgs = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init " +
 
 // VMConfig describes one boot.
 type VMConfig struct {
-	QEMU   string // the qemu-system-x86_64 binary ("" finds it in PATH)
-	Kernel Kernel
-	// Image is the kernel file QEMU boots (BootImage); "" is the bzImage.
-	Image     string
+	QEMU string // the qemu-system-x86_64 binary ("" finds it in PATH)
+	// Image is the kernel file QEMU boots (an ELF vmlinux with a PVH entry,
+	// or a bzImage).
+	Image string
+	// Accel is the accelerator's arguments (accel.Choice.QEMUArgs);
+	// nil means software emulation, "-accel tcg -cpu max".
+	Accel     []string
 	Initramfs string
 	Disk      string // the work disk image
 	MemoryMB  int    // guest memory (default 512)
@@ -67,20 +73,21 @@ func QEMUArgs(cfg VMConfig, sock string) []string {
 	if mem == 0 {
 		mem = 512
 	}
-	image := cfg.Image
-	if image == "" {
-		image = cfg.Kernel.Vmlinuz
+	accel := cfg.Accel
+	if accel == nil {
+		accel = []string{"-accel", "tcg", "-cpu", "max"}
 	}
 	cmdline := KernelArgs
 	if cfg.Append != "" {
 		cmdline += " " + cfg.Append
 	}
-	args := []string{
-		"-machine", "q35", "-cpu", "max", "-m", strconv.Itoa(mem), "-smp", "1",
+	args := []string{"-machine", "q35"}
+	args = append(args, accel...)
+	args = append(args, "-m", strconv.Itoa(mem), "-smp", "1",
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-kernel", image, "-initrd", cfg.Initramfs,
+		"-kernel", cfg.Image, "-initrd", cfg.Initramfs,
 		"-append", cmdline,
-	}
+	)
 	if cfg.Interactive {
 		args = append(args, "-chardev", "stdio,id=con,signal=off")
 	} else {

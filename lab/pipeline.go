@@ -1,0 +1,692 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modlab/modlab/lab/accel"
+	"github.com/modlab/modlab/lab/proto"
+	"github.com/modlab/modlab/lab/qemu"
+	"github.com/modlab/modlab/lab/report"
+	"github.com/modlab/modlab/lab/stacktrace"
+	"github.com/modlab/modlab/lab/userland"
+)
+
+// Run builds the units for every kernel, boots each kernel once, runs all
+// units there and returns one result per kernel, in the order of
+// o.Kernels. An error means the lab could not start at all, or the
+// invocation was wrong (a *ParamError: nothing was run).
+//
+// What is shared by every kernel (the modlab binary for the guest, the Go
+// test binaries, the units' Go programs) is prepared once, in the
+// background; each kernel then goes through the stages of runKernel.
+func Run(ctx context.Context, o Options, units []UnitSpec) ([]KernelResult, error) {
+	if len(o.Kernels) == 0 {
+		return nil, errors.New("no kernel selected")
+	}
+	o.setDefaults()
+	sh, err := prepare(ctx, &o, units)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]KernelResult, len(o.Kernels))
+	var mu sync.Mutex
+	var usage error
+	sem := make(chan struct{}, o.Parallel)
+	var wg sync.WaitGroup
+	for i, k := range o.Kernels {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r := runKernel(ctx, &o, k, units, sh)
+			results[i] = r.res
+			if r.usage != nil {
+				// The same mistake holds for every kernel: stop them all.
+				mu.Lock()
+				if usage == nil {
+					usage = r.usage
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if usage != nil {
+		return nil, usage
+	}
+	return results, nil
+}
+
+func (o *Options) setDefaults() {
+	if o.Busybox == "" {
+		o.Busybox = "/bin/busybox"
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = runtime.NumCPU()
+	}
+	if o.BootTimeout == 0 {
+		o.BootTimeout = 120 * time.Second
+	}
+}
+
+// chooseAccel picks KVM or TCG for the run (a probe the first time after
+// the host booted) and says once why KVM was not used.
+func (o *Options) chooseAccel(ctx context.Context) (accel.Choice, error) {
+	c, err := accel.Choose(ctx, accel.Options{Mode: o.Accel, QEMU: o.QEMU, CacheDir: o.CacheDir})
+	if err != nil {
+		return c, err
+	}
+	if c.Why != "" && o.Accel != accel.TCG && o.Notice != nil {
+		o.Notice(c.Why + "; using TCG (software emulation)")
+	}
+	return c, nil
+}
+
+// shared is what every kernel's run uses, prepared once.
+type shared struct {
+	self     string                                // the modlab binary: /init and the tools
+	selfTime time.Duration                         // what finding or building it cost
+	tests    map[string]*future[string]            // Go test binaries by package
+	userland map[string]*future[map[string]string] // the units' programs (name to binary) by folder
+	accel    accel.Choice                          // KVM or TCG
+}
+
+// prepare finds the guest's modlab binary and starts building the Go test
+// binaries and the units' own Go programs, which build while the kernels
+// boot.
+func prepare(ctx context.Context, o *Options, units []UnitSpec) (*shared, error) {
+	t0 := time.Now()
+	self := o.Self
+	if self == "" {
+		var err error
+		if self, err = SelfBinary(ctx, o.SrcRoot, o.CacheDir); err != nil {
+			return nil, fmt.Errorf("guest init: %w", err)
+		}
+	}
+	choice, err := o.chooseAccel(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sh := &shared{self: self, selfTime: time.Since(t0), accel: choice,
+		tests: map[string]*future[string]{}, userland: map[string]*future[map[string]string]{}}
+	for _, u := range units {
+		if u.TestPkg != "" && sh.tests[u.TestPkg] == nil {
+			pkg := u.TestPkg
+			sh.tests[pkg] = goFuture(func() (string, error) {
+				return GoBinary(ctx, o.SrcRoot, pkg, true, o.CacheDir)
+			})
+		}
+		if sh.userland[u.Src] == nil {
+			src := u.Src
+			sh.userland[src] = goFuture(func() (map[string]string, error) {
+				return buildUserland(ctx, src, o.CacheDir)
+			})
+		}
+	}
+	return sh, nil
+}
+
+// future is a value computed in the background.
+type future[T any] struct {
+	done chan struct{}
+	val  T
+	err  error
+}
+
+func goFuture[T any](f func() (T, error)) *future[T] {
+	fu := &future[T]{done: make(chan struct{})}
+	go func() {
+		fu.val, fu.err = f()
+		close(fu.done)
+	}()
+	return fu
+}
+
+func (f *future[T]) get() (T, error) {
+	<-f.done
+	return f.val, f.err
+}
+
+// kernelRun is one kernel's way through the stages.
+type kernelRun struct {
+	o     *Options
+	k     Kernel
+	units []UnitSpec
+	sh    *shared
+	res   KernelResult
+	t0    time.Time
+
+	runDir    string // the run's logs and work disk
+	disk      string // the work disk image
+	initramfs string
+	image     string // the kernel file QEMU boots
+
+	builds     []builtUnit
+	buildsDone chan struct{} // closed when every unit's kbuild ended
+	giveUp     chan struct{} // closed when no unit can run (all builds failed, or a usage error)
+	usage      error         // a mistake in the invocation (*ParamError)
+
+	vm      *qemu.VM
+	plan    *proto.Plan
+	work    *Work
+	results map[string]*UnitResult
+	goAt    time.Time
+	doneAt  time.Time
+	// ended says why the guest stopped before "done" ("" when it finished).
+	ended string
+}
+
+// builtUnit is one unit's kbuild for this kernel, with its parameters
+// assigned to its modules.
+type builtUnit struct {
+	res    *BuildResult
+	err    error
+	order  []string            // modules in load order
+	params map[string][]string // module file to its parameters
+}
+
+// stage is one named step of a kernel's run. An error ends the run as a
+// lab error, except errNothingToRun, which ends it quietly.
+type stage struct {
+	name string
+	run  func(*kernelRun, context.Context) error
+}
+
+var errNothingToRun = errors.New("nothing to run")
+
+// stages is a kernel's run, top to bottom.
+var stages = []stage{
+	{"image", (*kernelRun).makeImage},   // the guest image and the kernel file to boot
+	{"build", (*kernelRun).startBuilds}, // kbuild of every unit, in the background
+	{"boot", (*kernelRun).boot},         // QEMU up to /init's "ready" (retried once)
+	{"plan", (*kernelRun).makePlan},     // the built modules, tests and programs, and what to do with them
+	{"work", (*kernelRun).startWork},    // the work disk written, the guest told to go
+	{"collect", (*kernelRun).collect},   // the guest's events until "done", and QEMU's exit
+	{"verdict", (*kernelRun).settle},    // units the guest did not finish, bug reports with source lines
+}
+
+// runKernel takes one kernel through every stage and always cleans up: no
+// QEMU outlives it, and the work disk is removed.
+func runKernel(ctx context.Context, o *Options, k Kernel, units []UnitSpec, sh *shared) *kernelRun {
+	r := &kernelRun{o: o, k: k, units: units, sh: sh, t0: time.Now(),
+		res: KernelResult{Kernel: k.Release, Accel: sh.accel.Accel}}
+	// Every unit is "not run" until the guest says otherwise.
+	r.res.Units = make([]UnitResult, len(units))
+	r.results = map[string]*UnitResult{}
+	for i, u := range units {
+		r.res.Units[i] = UnitResult{Name: u.Name, Status: NotRun}
+		r.results[u.Name] = &r.res.Units[i]
+	}
+	defer r.cleanup()
+	for _, s := range stages {
+		if err := s.run(r, ctx); err != nil {
+			if !errors.Is(err, errNothingToRun) {
+				r.res.Infra = err.Error()
+			}
+			break
+		}
+	}
+	r.res.Phases.Total = time.Since(r.t0) + sh.selfTime
+	return r
+}
+
+func (r *kernelRun) progress(format string, a ...any) { r.o.progress(r.k.Release, format, a...) }
+
+// cleanup stops QEMU if it still runs, waits for it to exit, and removes
+// the work disk.
+func (r *kernelRun) cleanup() {
+	if r.buildsDone != nil {
+		<-r.buildsDone // kbuild ends with the context
+	}
+	if r.vm != nil {
+		select {
+		case <-r.vm.Exited():
+		default:
+			r.vm.Kill()
+			<-r.vm.Exited()
+		}
+	}
+	if r.disk != "" {
+		os.Remove(r.disk)
+	}
+	switch {
+	case r.usage != nil:
+		r.progress("stopped: %v", r.usage)
+	case r.res.Infra != "":
+		r.progress("finished (lab error)")
+	default:
+		r.progress("finished")
+	}
+}
+
+// makeImage makes the run's log directory, the guest image and the kernel
+// file to boot.
+func (r *kernelRun) makeImage(ctx context.Context) error {
+	logDir := filepath.Join(r.o.CacheDir, "logs", r.k.Release)
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(logDir, "run-")
+	if err != nil {
+		return err
+	}
+	r.runDir = dir
+	r.res.ConsoleLog = filepath.Join(dir, "console.log")
+	pruneRuns(logDir, keepRuns)
+
+	r.progress("image")
+	t0 := time.Now()
+	if r.initramfs, err = Initramfs(ImageSpec{Kernel: r.k, Init: r.sh.self, Busybox: r.o.Busybox}, r.o.CacheDir); err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	if r.image, err = BootImage(r.k, r.o.CacheDir); err != nil {
+		return err
+	}
+	r.res.Phases.Image = time.Since(t0) + r.sh.selfTime
+	return nil
+}
+
+// startBuilds runs kbuild for every unit in the background (the kernel
+// boots meanwhile) and checks the units' parameters against what the built
+// modules declare. giveUp is closed as soon as it is clear that nothing can
+// run, so the boot need not be waited for.
+func (r *kernelRun) startBuilds(ctx context.Context) error {
+	r.builds = make([]builtUnit, len(r.units))
+	r.buildsDone = make(chan struct{})
+	r.giveUp = make(chan struct{})
+	go func() {
+		defer close(r.buildsDone)
+		failed := 0
+		for i, u := range r.units {
+			b := &r.builds[i]
+			b.res, b.err = Build(ctx, u.Src, r.k, r.o.CacheDir, r.o.Build)
+			if b.err == nil && u.TestPkg == "" {
+				b.err = b.assignParams(u)
+				var pe *ParamError
+				if errors.As(b.err, &pe) {
+					r.usage = pe
+					close(r.giveUp)
+					return
+				}
+			}
+			if b.err != nil {
+				failed++
+			}
+		}
+		if failed == len(r.units) {
+			close(r.giveUp)
+		}
+	}()
+	return nil
+}
+
+// assignParams orders the unit's modules for loading and gives each its
+// parameters.
+func (b *builtUnit) assignParams(u UnitSpec) error {
+	order, err := loadOrder(b.res.Ship)
+	if err != nil {
+		return err
+	}
+	params, err := assignParams(order, u.Params)
+	if err != nil {
+		return err
+	}
+	b.order, b.params = order, params
+	return nil
+}
+
+// boot starts QEMU and waits for /init's "ready". A boot that fails before
+// that is retried once, with the first console log kept beside the second.
+// When the builds show that nothing can run, the boot is abandoned.
+func (r *kernelRun) boot(ctx context.Context) error {
+	r.disk = filepath.Join(r.runDir, "work.img")
+	for attempt := 1; ; attempt++ {
+		if err := CreateDisk(r.disk); err != nil {
+			return err
+		}
+		r.progress("booting")
+		vm, err := qemu.Boot(ctx, qemu.VMConfig{
+			QEMU: r.o.QEMU, Image: r.image, Initramfs: r.initramfs, Disk: r.disk,
+			MemoryMB: r.o.MemoryMB, Append: r.o.Append, Accel: r.sh.accel.QEMUArgs(),
+			ConsoleLog: r.res.ConsoleLog, TmpDir: r.runDir,
+			Interactive: hasShell(r.units), Stdin: r.o.Stdin, Stdout: r.o.Stdout,
+		})
+		if err != nil {
+			return err
+		}
+		r.vm = vm
+		r.res.QEMU = vm.CommandLine()
+		hello, ready, err := waitReady(vm, r.o.BootTimeout, r.giveUp)
+		if errors.Is(err, errGaveUp) {
+			r.vm.Kill()
+			return nil // makePlan reports the builds
+		}
+		if err == nil {
+			r.res.Phases.BootToInit = hello.Sub(vm.Started)
+			r.res.Phases.Ready = ready.Sub(hello)
+			return nil
+		}
+		vm.Kill()
+		<-vm.Exited()
+		why := fmt.Sprintf("boot %d failed before /init was ready: %v\n%s", attempt, err, qemu.ConsoleTail(r.res.ConsoleLog, 30))
+		if attempt == 2 || ctx.Err() != nil {
+			return errors.New(why)
+		}
+		r.res.Retried = why
+		os.Rename(r.res.ConsoleLog, r.res.ConsoleLog+".1")
+	}
+}
+
+var errGaveUp = errors.New("nothing can run")
+
+// waitReady waits for /init's hello and ready events, or for giveUp.
+func waitReady(vm *qemu.VM, timeout time.Duration, giveUp <-chan struct{}) (hello, ready time.Time, err error) {
+	deadline := time.After(timeout)
+	for {
+		select {
+		case e, ok := <-vm.Events():
+			if !ok {
+				return hello, ready, fmt.Errorf("the guest stopped (kernel crash or QEMU exit): %s", vm.ExitReason())
+			}
+			switch e.Ev {
+			case proto.EvHello:
+				hello = time.Now()
+			case proto.EvReady:
+				return hello, time.Now(), nil
+			case proto.EvFatal:
+				return hello, ready, fmt.Errorf("guest /init: %s", e.Msg)
+			}
+		case <-giveUp:
+			return hello, ready, errGaveUp
+		case <-deadline:
+			return hello, ready, fmt.Errorf("no ready signal within %v", timeout)
+		}
+	}
+}
+
+// makePlan waits for the builds and describes each unit that built: its
+// modules with their parameters, or its Go test binary, its programs and
+// files, all put into the work archive.
+func (r *kernelRun) makePlan(ctx context.Context) error {
+	r.progress("building")
+	<-r.buildsDone
+	if r.usage != nil {
+		return errNothingToRun
+	}
+	r.plan = &proto.Plan{Kernel: r.k.Release}
+	work := &Work{}
+	for i, u := range r.units {
+		b := r.builds[i]
+		ur := &r.res.Units[i]
+		if b.res != nil {
+			ur.Warnings = b.res.Warnings()
+			ur.Build = b.res.Output
+			r.res.Phases.Build += b.res.Duration
+		}
+		pu, err := r.unitPlan(u, b, work)
+		if err != nil {
+			ur.Status, ur.Reason, ur.Stage = proto.Fail, err.Error(), report.StagePlan
+			var be *BuildError
+			if errors.As(err, &be) {
+				ur.Stage = report.StageBuild
+			}
+			continue
+		}
+		r.plan.Units = append(r.plan.Units, pu)
+	}
+	if len(r.plan.Units) == 0 {
+		return errNothingToRun
+	}
+	r.work = work
+	return nil
+}
+
+// unitPlan puts a unit's built files into the work and describes it.
+func (r *kernelRun) unitPlan(u UnitSpec, b builtUnit, work *Work) (proto.Unit, error) {
+	pu := proto.Unit{Name: u.Name, Dir: "u/" + u.Name, Exec: u.Exec, Shell: u.Shell,
+		Timeout: int(u.Timeout / time.Second)}
+	if b.err != nil {
+		return pu, b.err
+	}
+	for _, m := range b.res.Ship {
+		if err := work.AddFile(pu.Dir+"/"+filepath.Base(m), m, 0o644); err != nil {
+			return pu, err
+		}
+	}
+	if fu := r.sh.userland[u.Src]; fu != nil {
+		progs, err := fu.get()
+		if err != nil {
+			return pu, err
+		}
+		names := make([]string, 0, len(progs))
+		for n := range progs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if err := work.AddFile(pu.Dir+"/"+proto.UnitBin+"/"+n, progs[n], 0o755); err != nil {
+				return pu, err
+			}
+		}
+	}
+	for _, f := range u.Files {
+		name, copyTo := f.inUnit()
+		if err := work.AddFile(pu.Dir+"/"+name, f.Host, 0o755); err != nil {
+			return pu, fmt.Errorf("--file %s: %w", f.Host, err)
+		}
+		if copyTo != "" {
+			pu.Copies = append(pu.Copies, proto.Copy{From: name, To: copyTo})
+		}
+	}
+	if u.TestPkg != "" {
+		bin, err := r.sh.tests[u.TestPkg].get()
+		if err != nil {
+			return pu, err
+		}
+		pu.Test = u.Name + ".test"
+		return pu, work.AddFile(pu.Dir+"/"+pu.Test, bin, 0o755)
+	}
+	for _, m := range b.order {
+		pu.Load = append(pu.Load, proto.Module{File: filepath.Base(m), Params: strings.Join(b.params[m], " ")})
+	}
+	return pu, nil
+}
+
+// startWork writes the work disk and tells the guest to go.
+func (r *kernelRun) startWork(ctx context.Context) error {
+	if err := r.work.WriteDisk(r.disk, r.plan); err != nil {
+		return fmt.Errorf("work disk: %w", err)
+	}
+	r.goAt = time.Now()
+	if err := r.vm.Go(); err != nil {
+		return fmt.Errorf("control port: %w", err)
+	}
+	return nil
+}
+
+// collect files the guest's events into the units' results until "done",
+// then waits for QEMU to exit.
+func (r *kernelRun) collect(ctx context.Context) error {
+	r.ended, r.doneAt = r.events(workTimeout(r.units))
+	r.res.Phases.Work = r.doneAt.Sub(r.goAt)
+	err := r.vm.Wait(30 * time.Second)
+	r.res.Phases.Shutdown = time.Since(r.doneAt)
+	if err != nil && r.ended == "" {
+		return err
+	}
+	return nil
+}
+
+// events reads the guest's events. It returns "" when the guest finished,
+// or why it did not, and when it ended.
+func (r *kernelRun) events(timeout time.Duration) (string, time.Time) {
+	deadline := time.After(timeout)
+	var unitStart time.Time
+	for {
+		select {
+		case e, ok := <-r.vm.Events():
+			if !ok {
+				return "the guest stopped before it finished (kernel crash?)", time.Now()
+			}
+			if r.o.Trace != nil {
+				r.o.Trace(r.k.Release, e)
+			}
+			u := r.results[e.Unit]
+			switch e.Ev {
+			case proto.EvUnit:
+				if u != nil {
+					u.Status = proto.Run
+					unitStart = time.Now()
+				}
+				r.progress("%s", e.Unit)
+			case proto.EvStep:
+				if u != nil {
+					u.Steps = append(u.Steps, e)
+				}
+				if e.Status == proto.Fail {
+					r.progress("%s: %s failed", e.Unit, e.Name)
+				}
+			case proto.EvTest:
+				if u == nil {
+					break
+				}
+				if e.Status == proto.Run {
+					r.progress("%s: %s", e.Unit, e.Name)
+					break
+				}
+				u.Tests = append(u.Tests, TestResult{Name: e.Name, Status: e.Status, Elapsed: e.Elapsed, Output: e.Msg})
+			case proto.EvOutput:
+				if u != nil {
+					u.Output = append(u.Output, e.Msg)
+				}
+			case proto.EvUnitEnd:
+				if u != nil {
+					u.Status = e.Status
+					u.Log, u.Splats, u.Taint, u.BadTaint = e.Log, e.Splats, e.Taint, e.BadTaint
+					u.Duration = time.Since(unitStart).Seconds()
+				}
+			case proto.EvFatal:
+				return "guest /init failed: " + e.Msg, time.Now()
+			case proto.EvDone:
+				return "", time.Now()
+			}
+		case <-deadline:
+			r.vm.Kill()
+			return fmt.Sprintf("the guest did not finish within %v; killed", timeout), time.Now()
+		}
+	}
+}
+
+// settle gives every unit its final word: when the guest died or gave up
+// after it was ready, the unit running then failed with the console's
+// account, and the units after it were not run (report's verdict decides
+// what each outcome counts as). Bug reports that name the
+// unit's modules get the source lines of their frames.
+func (r *kernelRun) settle(ctx context.Context) error {
+	if r.ended != "" {
+		tail := qemu.ConsoleTail(r.res.ConsoleLog, 40)
+		blamed := false
+		for i := range r.res.Units {
+			u := &r.res.Units[i]
+			switch u.Status {
+			case proto.Run:
+				u.Status, u.Reason = proto.Fail, r.ended
+				if tail != "" {
+					u.Splats = append(u.Splats, tail)
+				}
+				blamed = true
+			case NotRun:
+				u.Reason = r.ended
+			}
+		}
+		if !blamed {
+			r.res.Infra = r.ended
+		}
+	}
+	for i := range r.res.Units {
+		if b := r.builds[i]; b.res != nil {
+			u := &r.res.Units[i]
+			for j, s := range u.Splats {
+				u.Splats[j] = annotateSplat(s, b.res)
+			}
+		}
+	}
+	return nil
+}
+
+// annotateSplat adds the source file and line to each frame of a bug
+// report that lies in one of the unit's modules.
+func annotateSplat(splat string, b *BuildResult) string {
+	return stacktrace.Annotate(splat, b.DebugModules())
+}
+
+// buildUserland builds the Go programs in a unit's folder for the guest,
+// by name.
+func buildUserland(ctx context.Context, src, cacheDir string) (map[string]string, error) {
+	return userland.BuildAll(ctx, src, cacheDir)
+}
+
+// keepRuns is how many run directories (console logs) are kept per kernel.
+const keepRuns = 20
+
+// pruneRuns removes all but the newest keep run directories in dir.
+func pruneRuns(dir string, keep int) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	type run struct {
+		path string
+		mod  time.Time
+	}
+	var runs []run
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "run-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			runs = append(runs, run{filepath.Join(dir, e.Name()), info.ModTime()})
+		}
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i].mod.After(runs[j].mod) })
+	for i := keep; i < len(runs); i++ {
+		os.RemoveAll(runs[i].path)
+	}
+}
+
+func hasShell(units []UnitSpec) bool {
+	for _, u := range units {
+		if u.Shell {
+			return true
+		}
+	}
+	return false
+}
+
+func workTimeout(units []UnitSpec) time.Duration {
+	d := 60 * time.Second
+	for _, u := range units {
+		if u.Shell {
+			return 24 * time.Hour
+		}
+		if u.Timeout > 0 {
+			d += u.Timeout
+		} else {
+			d += 120 * time.Second
+		}
+	}
+	return d
+}
