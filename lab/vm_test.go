@@ -57,6 +57,18 @@ func writeModule(t *testing.T, name, body string) string {
 	return dir
 }
 
+// cacheEnv is a CLI environment with the lab's cache and buffers for its
+// output.
+func cacheEnv(cache string) (*cli.Env, *bytes.Buffer, *bytes.Buffer) {
+	var out, errb bytes.Buffer
+	return &cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
+		if k == "MODLAB_CACHE" {
+			return cache
+		}
+		return os.Getenv(k)
+	}}, &out, &errb
+}
+
 const paramModule = `
 static int n = 1;
 module_param(n, int, 0644);
@@ -72,13 +84,7 @@ module_exit(m_exit);`
 func TestRunUserFolder(t *testing.T) {
 	ks, _, cache := labSetup(t)
 	dir := writeModule(t, "usermod", paramModule)
-	var out, errb bytes.Buffer
-	env := &cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
-		if k == "MODLAB_CACHE" {
-			return cache
-		}
-		return os.Getenv(k)
-	}}
+	env, out, errb := cacheEnv(cache)
 	code := cli.Main(env, []string{"modlab", "run", dir, "--kernel", "all", "--param", "n=42",
 		"--exec", "echo param=$(cat /sys/module/usermod/parameters/n); grep -c usermod /proc/modules"})
 	if code != 0 {
@@ -134,8 +140,10 @@ func lineOf(t *testing.T, file, text string) string {
 
 // TestFailures proves the lab's checks can fail, all in one boot per
 // kernel: a module that hits WARN_ON, a bad parameter, a build error, a
-// module that oopses, and a clean module after them (the guest survives
-// the oops and the later units still run and pass).
+// module that oopses, a clean module after them (the guest survives the
+// oops and the later units still run and pass), and a module whose init
+// returns -ENOSYS (the report says so and shows its own log line, not "no
+// module support").
 func TestFailures(t *testing.T) {
 	ks, root, cache := labSetup(t)
 	bad := filepath.Join(t.TempDir(), "broken")
@@ -148,6 +156,7 @@ func TestFailures(t *testing.T) {
 		{Name: "broken", Src: bad},
 		{Name: "oops", Src: filepath.Join(root, "lab/testdata/oops")},
 		{Name: "clean", Src: writeModule(t, "clean", paramModule), Exec: "cat /sys/module/clean/parameters/n"},
+		{Name: "nosys", Src: writeModule(t, "nosys", nosysModule)},
 	}
 	results, err := lab.Run(context.Background(), lab.Options{Kernels: ks, CacheDir: cache, SrcRoot: root}, units)
 	if err != nil {
@@ -198,6 +207,33 @@ func TestFailures(t *testing.T) {
 			!strings.Contains(o.BadTaint, "D") {
 			t.Errorf("%s: oops = %s %q, splats %q, bad taint %q; want a failure with the BUG splat and taint D",
 				r.Kernel, o.Status, o.Reason, o.Splats, o.BadTaint)
+		}
+		n := u["nosys"]
+		var msg string
+		if len(n.Steps) > 0 {
+			msg = n.Steps[0].Msg
+		}
+		if n.Status != proto.Fail || len(n.Steps) == 0 || n.Steps[0].Errno != 38 ||
+			!strings.Contains(msg, "the module's init function returned -ENOSYS") ||
+			!strings.Contains(msg, "kernel log: nosys: no GPIO for the LEDs, giving up") ||
+			strings.Contains(msg, "CONFIG_MODULES") {
+			t.Errorf("%s: nosys = %s, steps %+v; want insmod to fail saying init returned -ENOSYS, with its log line",
+				r.Kernel, n.Status, n.Steps)
+		}
+		if len(n.Splats) != 0 || n.BadTaint != "" {
+			t.Errorf("%s: a module that refused to load left a bug report: %q %q", r.Kernel, n.Splats, n.BadTaint)
+		}
+		if !strings.Contains(table.String(), "init function returned -ENOSYS") {
+			t.Errorf("%s: the report does not say init returned -ENOSYS:\n%s", r.Kernel, table.String())
+		}
+		if w.Status != proto.Fail || len(w.Splats) == 0 || !strings.HasPrefix(w.Splats[0], "WARNING: CPU: ") ||
+			!strings.Contains(w.Splats[0], "---[ end trace") {
+			t.Errorf("%s: warnon = %s, splats %q; want a failure with the whole WARNING report", r.Kernel, w.Status, w.Splats)
+		}
+		if o.Status != proto.Fail || len(o.Splats) == 0 ||
+			!strings.HasPrefix(o.Splats[0], "BUG: kernel NULL pointer dereference") ||
+			!strings.Contains(o.Splats[0], "Oops: ") || !strings.Contains(o.Splats[0], "---[ end trace") {
+			t.Errorf("%s: oops = %s, splats %q; want a failure with the whole NULL-dereference report", r.Kernel, o.Status, o.Splats)
 		}
 		c := u["clean"]
 		if c.Status != proto.Pass || strings.Join(c.Output, "\n") != "1" {
@@ -333,13 +369,7 @@ func TestAccelKVM(t *testing.T) {
 	}
 	dir := writeModule(t, "usermod", paramModule)
 	run := func(args ...string) (int, string) {
-		var out, errb bytes.Buffer
-		env := &cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
-			if k == "MODLAB_CACHE" {
-				return cache
-			}
-			return os.Getenv(k)
-		}}
+		env, _, errb := cacheEnv(cache)
 		code := cli.Main(env, append([]string{"modlab", "run", dir, "--kernel", ks[0].Release}, args...))
 		return code, errb.String()
 	}
@@ -398,13 +428,7 @@ func TestInstalledShell(t *testing.T) {
 func TestUnknownParam(t *testing.T) {
 	ks, _, cache := labSetup(t)
 	dir := writeModule(t, "usermod", paramModule)
-	var out, errb bytes.Buffer
-	env := &cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
-		if k == "MODLAB_CACHE" {
-			return cache
-		}
-		return os.Getenv(k)
-	}}
+	env, _, errb := cacheEnv(cache)
 	code := cli.Main(env, []string{"modlab", "run", dir, "--kernel", ks[0].Release, "--param", "count=3"})
 	if code != 2 || !strings.Contains(errb.String(), `no module of the folder declares a parameter "count" (declared: n)`) {
 		t.Errorf("exit %d, stderr %q; want 2 and the declared parameters", code, errb.String())
