@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/modlab/modlab/lab"
 	"github.com/modlab/modlab/lab/accel"
+	"github.com/modlab/modlab/lab/debugkernel"
 	"github.com/modlab/modlab/lab/proto"
 	labreport "github.com/modlab/modlab/lab/report"
 	"github.com/modlab/modlab/scripts"
@@ -36,7 +38,9 @@ type labFlags struct {
 }
 
 func (lf *labFlags) register(fs *pflag.FlagSet, defFormat string) {
-	fs.StringVarP(&lf.kernel, "kernel", "k", "all", "kernels: a release, a prefix (6.1, 6.12), a comma list, or all")
+	fs.StringVarP(&lf.kernel, "kernel", "k", "all", "kernels: all, debian, debug (the debug kernel, once built), a release, a prefix\n"+
+		"(6.1, 6.12: Debian's kernels; a prefix reaches the debug kernel only if no\n"+
+		"Debian kernel matches, as 6.12.117 does), or a comma list")
 	fs.IntVar(&lf.memory, "memory", 512, "guest memory in MiB")
 	fs.StringVar(&lf.cache, "cache", "", "build and image cache (default $MODLAB_CACHE or ~/.cache/modlab)")
 	fs.StringVar(&lf.append, "append", "", "more kernel command-line arguments for the guest")
@@ -76,8 +80,13 @@ func cacheDir(env *Env, flag string) string {
 	return lab.DefaultCacheDir(env.Getenv)
 }
 
-func selectKernels(env *Env, spec string) ([]lab.Kernel, error) {
-	ks, err := lab.Kernels(env.Path("/"))
+// listKernels lists Debian's kernels and those built into the cache.
+func listKernels(env *Env, cache string) ([]lab.Kernel, error) {
+	return lab.AllKernels(env.Path("/"), cacheDir(env, cache))
+}
+
+func selectKernels(env *Env, spec, cache string) ([]lab.Kernel, error) {
+	ks, err := listKernels(env, cache)
 	if err != nil {
 		return nil, err
 	}
@@ -85,12 +94,22 @@ func selectKernels(env *Env, spec string) ([]lab.Kernel, error) {
 }
 
 func runKernels(env *Env, args []string) error {
-	fs := newFlagSet("kernels", "kernels [--json]", env.Stdout)
+	if len(args) > 0 && args[0] == "build-debug" {
+		return runBuildDebug(env, args[1:])
+	}
+	fs := newFlagSet("kernels", "kernels [--json] [--cache DIR]\n       modlab kernels build-debug [--from 6.12] [--jobs N] [--cache DIR]\n\n"+
+		"Lists the kernels the lab can use, and where each comes from: Debian's\n"+
+		"packages (/boot, /lib/modules), or modlab's cache (the debug kernel that\n"+
+		"'modlab kernels build-debug' builds; 'modlab kernels build-debug --help').", env.Stdout)
 	asJSON := fs.Bool("json", false, "print JSON")
+	cache := fs.String("cache", "", "build and image cache (default $MODLAB_CACHE or ~/.cache/modlab)")
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
-	ks, err := lab.Kernels(env.Path("/"))
+	if fs.NArg() > 0 {
+		return usagef("kernels: unknown argument %q (the subcommand is build-debug)", fs.Arg(0))
+	}
+	ks, err := listKernels(env, *cache)
 	if err != nil {
 		return err
 	}
@@ -105,16 +124,72 @@ func runKernels(env *Env, args []string) error {
 	if len(ks) == 0 {
 		return fmt.Errorf("no usable kernel: one needs /boot/vmlinuz-<release> and /lib/modules/<release>/build (run 'modlab setup')")
 	}
-	fmt.Fprintf(env.Stdout, "%-30s %s\n", "RELEASE", "IMAGE")
+	fmt.Fprintf(env.Stdout, "%-27s %-13s %s\n", "RELEASE", "ORIGIN", "FROM")
+	debug := false
 	for _, k := range ks {
-		fmt.Fprintf(env.Stdout, "%-30s %s\n", k.Release, k.Vmlinuz)
+		from := "Debian package, " + k.Vmlinuz
+		if k.Origin != lab.OriginDebian {
+			from = "built by modlab from " + k.Source + ", " + filepath.Dir(k.Vmlinuz)
+		}
+		debug = debug || k.Origin == lab.OriginDebug
+		fmt.Fprintf(env.Stdout, "%-27s %-13s %s\n", k.Release, k.Origin, from)
+	}
+	if !debug {
+		fmt.Fprintln(env.Stderr, "modlab: no debug kernel (KASAN, lockdep, kmemleak) yet: 'modlab kernels build-debug' builds one (about 15 minutes on 2 cores)")
 	}
 	return nil
 }
 
+func runBuildDebug(env *Env, args []string) error {
+	fs := newFlagSet("kernels build-debug", "kernels build-debug [--from 6.12] [--jobs N] [--cache DIR]\n\n"+
+		"Builds the lab's debug kernel from Debian's linux-source-SERIES package:\n"+
+		"x86_64_defconfig + kvm_guest.config + modlab's debug.config (KASAN, lockdep,\n"+
+		"kmemleak, UBSAN, list debugging, gcov, and what the lab needs), bzImage and\n"+
+		"modules, out of tree in the cache, and registers it as a lab kernel\n"+
+		"(RELEASE-modlab-debug; select it with --kernel debug). Installs the build's\n"+
+		"packages when missing (as root). Nothing goes to /boot or /lib/modules.\n"+
+		"A second run with the same source and configuration does nothing.", env.Stdout)
+	from := fs.String("from", debugkernel.DefaultSeries, "the kernel source series: the Debian package linux-source-SERIES")
+	jobs := fs.IntP("jobs", "j", runtime.NumCPU(), "parallel make jobs")
+	cache := fs.String("cache", "", "build and image cache (default $MODLAB_CACHE or ~/.cache/modlab)")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("kernels build-debug takes no arguments")
+	}
+	return buildDebugKernel(env, *from, *jobs, cacheDir(env, *cache))
+}
+
+func buildDebugKernel(env *Env, series string, jobs int, cache string) error {
+	ctx, cancel := signalContext()
+	defer cancel()
+	start := time.Now()
+	res, err := debugkernel.Build(ctx, debugkernel.Options{CacheDir: cache, Series: series, Jobs: jobs,
+		Progress: func(msg string) {
+			fmt.Fprintf(env.Stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), msg)
+		}})
+	var se *debugkernel.StepError
+	if errors.As(err, &se) && se.Tail != "" {
+		fmt.Fprintf(env.Stderr, "-- the log's last lines (%s):\n%s\n", se.Log, se.Tail)
+	}
+	if err != nil {
+		return err
+	}
+	state := fmt.Sprintf("built in %s", (time.Duration(res.Record.BuildSeconds) * time.Second).String())
+	if res.Cached {
+		state = "up to date"
+	}
+	fmt.Fprintf(env.Stdout, "%s: %s (%s %s); select it with --kernel debug\n  image   %s\n  modules %s\n  headers %s\n",
+		res.Record.Release, state, res.Record.SourcePackage, res.Record.SourceVersion,
+		res.Record.Image, res.Record.ModDir, res.Record.BuildDir)
+	return nil
+}
+
 func runSetup(env *Env, args []string) error {
-	fs := newFlagSet("setup", "setup [--check]", env.Stdout)
+	fs := newFlagSet("setup", "setup [--check] [--debug-kernel]", env.Stdout)
 	check := fs.Bool("check", false, "only report what is missing")
+	debug := fs.Bool("debug-kernel", false, "then build the lab's debug kernel (modlab kernels build-debug: about 15 minutes on 2 cores)")
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
@@ -143,7 +218,24 @@ func runSetup(env *Env, args []string) error {
 	if err := cmd.Run(); err != nil {
 		return &ExitError{Code: 1}
 	}
-	return nil
+	if !*debug {
+		return nil
+	}
+	if *check {
+		ks, err := lab.CachedKernels(cacheDir(env, ""))
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			if k.Origin == lab.OriginDebug {
+				fmt.Fprintf(env.Stdout, "setup: debug kernel %s is built\n", k.Release)
+				return nil
+			}
+		}
+		fmt.Fprintln(env.Stdout, "setup: missing: the debug kernel (modlab kernels build-debug)")
+		return &ExitError{Code: 1}
+	}
+	return buildDebugKernel(env, debugkernel.DefaultSeries, runtime.NumCPU(), cacheDir(env, ""))
 }
 
 func runBuild(env *Env, args []string) error {
@@ -161,7 +253,7 @@ func runBuild(env *Env, args []string) error {
 	if err := lab.CheckFolder(src); err != nil {
 		return usagef("%v", err)
 	}
-	ks, err := selectKernels(env, lf.kernel)
+	ks, err := selectKernels(env, lf.kernel, lf.cache)
 	if err != nil {
 		return err
 	}
@@ -215,7 +307,7 @@ func runBuild(env *Env, args []string) error {
 // labOptions turns the shared flags into lab options; the returned stop
 // function ends the live progress display.
 func labOptions(env *Env, lf *labFlags) (lab.Options, func(), error) {
-	ks, err := selectKernels(env, lf.kernel)
+	ks, err := selectKernels(env, lf.kernel, lf.cache)
 	if err != nil {
 		return lab.Options{}, nil, err
 	}
@@ -234,7 +326,7 @@ func labOptions(env *Env, lf *labFlags) (lab.Options, func(), error) {
 	}
 	o := lab.Options{
 		Accel:       mode,
-		Notice:      func(msg string) { fmt.Fprintf(env.Stderr, "modlab: %s\n", msg) },
+		Notice:      onceEach(func(msg string) { fmt.Fprintf(env.Stderr, "modlab: %s\n", msg) }),
 		Kernels:     ks,
 		CacheDir:    cacheDir(env, lf.cache),
 		SrcRoot:     root,
@@ -257,6 +349,21 @@ func labOptions(env *Env, lf *labFlags) (lab.Options, func(), error) {
 
 // writeReport prints the report and its closing line ("modlab: N passed,
 // N failed"); a run that did not pass ends with exit status 1.
+// onceEach wraps say so that each message is said once per command, however
+// many runs (bench) it makes.
+func onceEach(say func(string)) func(string) {
+	var mu sync.Mutex
+	said := map[string]bool{}
+	return func(msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !said[msg] {
+			said[msg] = true
+			say(msg)
+		}
+	}
+}
+
 func writeReport(env *Env, format string, results []lab.KernelResult) error {
 	f, err := labreport.ParseFormat(format)
 	if err != nil {
