@@ -1,15 +1,18 @@
 # modlab: build, load and test Linux kernel modules in real kernels under QEMU.
 #
 #   make demo    set-up, then every example on every kernel, with a results table
-#   make test    set-up, Go checks and unit tests, fuzzing, then the in-VM suite
+#   make test    set-up, Go checks, the debug kernel (built once, about 15
+#                minutes; then cached), unit tests (with the lab's own in-VM
+#                tests on it), fuzzing, then the in-VM suite on every kernel
 #   make bench   timings against baselines measured in the same run
+#   make debug-kernel   build and register the lab's debug kernel only
 
 GO        ?= go
 MODLAB    := bin/modlab
 FUZZTIME  ?= 3s
 KERNEL    ?= all
 
-.PHONY: all setup build demo test check unit fuzz vmtest bench clean
+.PHONY: all setup build demo test check unit fuzz debug-kernel vmtest bench clean
 
 all: build
 
@@ -22,7 +25,7 @@ build:
 demo: setup build
 	$(MODLAB) test --kernel $(KERNEL) --format table
 
-test: setup build check unit fuzz vmtest
+test: setup build check debug-kernel unit fuzz vmtest
 
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -35,6 +38,10 @@ unit:
 
 fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)
+
+# Does nothing (and says so) when the kernel is built and registered already.
+debug-kernel: build
+	$(MODLAB) kernels build-debug
 
 vmtest:
 	$(MODLAB) test --kernel $(KERNEL) --format ktap

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/modlab/modlab/lab"
@@ -12,7 +13,9 @@ import (
 
 // runBench times, per kernel and in the same run, a bare boot (an /init
 // that powers off at once) against `modlab run examples/hello`, split into
-// phases, and `modlab test hello` on all the selected kernels together.
+// phases, and `modlab test hello` on all the selected kernels together;
+// then the debug kernel against Debian's kernel of its series: boot to
+// ready and the examples' suite (benchDebug).
 func runBench(env *Env, args []string) error {
 	fs := newFlagSet("bench", "bench [--kernel K] [--runs N] [DIR]", env.Stdout)
 	var lf labFlags
@@ -107,7 +110,120 @@ func runBench(env *Env, args []string) error {
 	fmt.Fprintln(env.Stdout, "columns: bare = QEMU start to exit with an /init that powers off at once;")
 	fmt.Fprintln(env.Stdout, "run = the whole modlab run (host work included); build = kbuild check, overlapped with the boot;")
 	fmt.Fprintln(env.Stdout, "to-init = QEMU start to /init; ready = boot drivers; tests = load, command, unload; ratio = run / bare")
+	all, err := listKernels(env, lf.cache)
+	if err != nil {
+		return err
+	}
+	return benchDebug(ctx, env, o, all, *runs)
+}
+
+// benchDebug times the debug kernel against Debian's kernel of its series
+// (6.12.117-modlab-debug against 6.12.95+deb12-cloud-amd64), one VM at a
+// time, in the same run: boot to ready (QEMU start to /init's ready, the
+// boot drivers loaded) and the examples' whole suite (modlab test, every
+// example), the median of runs. It says so when there is no debug kernel
+// to compare.
+func benchDebug(ctx context.Context, env *Env, o lab.Options, all []lab.Kernel, runs int) error {
+	var debug []lab.Kernel
+	for _, k := range o.Kernels {
+		if k.Origin == lab.OriginDebug {
+			debug = append(debug, k)
+		}
+	}
+	if len(debug) == 0 {
+		built := false
+		for _, k := range all {
+			built = built || k.Origin == lab.OriginDebug
+		}
+		if built {
+			fmt.Fprintln(env.Stdout, "\ndebug kernel: not selected (--kernel all or debug compares it with Debian's)")
+		} else {
+			fmt.Fprintln(env.Stdout, "\ndebug kernel: not built ('modlab kernels build-debug' builds it): no comparison")
+		}
+		return nil
+	}
+	names, err := lab.Examples(o.SrcRoot)
+	if err != nil {
+		return fmt.Errorf("the examples' suite: %w", err)
+	}
+	var units []lab.UnitSpec
+	for _, n := range names {
+		units = append(units, lab.UnitSpec{Name: n, Src: filepath.Join(o.SrcRoot, "examples", n), TestPkg: "examples/" + n})
+	}
+	fmt.Fprintf(env.Stdout, "\ndebug kernel against Debian's, one VM at a time, median of %d runs; suite = modlab test (%s)\n",
+		runs, strings.Join(names, ", "))
+	fmt.Fprintf(env.Stdout, "%-27s %8s %8s %8s %8s\n", "KERNEL", "to-init", "ready", "boot", "suite")
+	for _, dk := range debug {
+		pair := []lab.Kernel{dk}
+		if base, ok := debianCounterpart(all, dk); ok {
+			pair = []lab.Kernel{base, dk}
+		} else {
+			fmt.Fprintf(env.Stdout, "(no Debian kernel of %s's series to compare it with)\n", dk.Release)
+		}
+		var boot, suite []time.Duration
+		for _, k := range pair {
+			ko := o
+			ko.Kernels = []lab.Kernel{k}
+			ko.Parallel = 1
+			b, s, p, err := timeSuite(ctx, env, ko, units, runs)
+			if err != nil {
+				return fmt.Errorf("%s: %w", k.Release, err)
+			}
+			boot, suite = append(boot, b), append(suite, s)
+			fmt.Fprintf(env.Stdout, "%-27s %7.2fs %7.2fs %7.2fs %7.2fs\n", k.Release,
+				p.BootToInit.Seconds(), p.Ready.Seconds(), b.Seconds(), s.Seconds())
+		}
+		if len(pair) == 2 {
+			fmt.Fprintf(env.Stdout, "%-27s %8s %8s %7.2fx %7.2fx\n", "debug / Debian", "", "",
+				boot[1].Seconds()/boot[0].Seconds(), suite[1].Seconds()/suite[0].Seconds())
+		}
+	}
+	fmt.Fprintln(env.Stdout, "columns: boot = to-init + ready (QEMU start to /init ready, the boot drivers loaded);")
+	fmt.Fprintln(env.Stdout, "suite = the whole modlab test of every example on that kernel alone, host work included")
 	return nil
+}
+
+// debianCounterpart is the newest Debian kernel of k's series (6.12 for
+// 6.12.117-modlab-debug).
+func debianCounterpart(all []lab.Kernel, k lab.Kernel) (lab.Kernel, bool) {
+	series := k.Release
+	if i := strings.Index(series, "."); i >= 0 {
+		if j := strings.IndexAny(series[i+1:], ".-+"); j >= 0 {
+			series = series[:i+1+j]
+		}
+	}
+	for _, d := range all { // newest first
+		if d.Origin == lab.OriginDebian && (d.Release == series || strings.HasPrefix(d.Release, series+".") ||
+			strings.HasPrefix(d.Release, series+"-")) {
+			return d, true
+		}
+	}
+	return lab.Kernel{}, false
+}
+
+// timeSuite runs units on o's one kernel, once untimed to warm the caches,
+// then runs times: the median boot to ready, wall time and phases.
+func timeSuite(ctx context.Context, env *Env, o lab.Options, units []lab.UnitSpec, runs int) (boot, total time.Duration, p lab.Phases, err error) {
+	if _, err := lab.Run(ctx, o, units); err != nil {
+		return 0, 0, p, err
+	}
+	var boots, totals []time.Duration
+	var phases []lab.Phases
+	for i := 0; i < runs; i++ {
+		t0 := time.Now()
+		res, err := lab.Run(ctx, o, units)
+		if err != nil {
+			return 0, 0, p, err
+		}
+		totals = append(totals, time.Since(t0))
+		if !res[0].OK() {
+			lab.WriteTable(env.Stdout, res)
+			return 0, 0, p, fmt.Errorf("the examples' suite failed during the benchmark")
+		}
+		phases = append(phases, res[0].Phases)
+		boots = append(boots, res[0].Phases.BootToInit+res[0].Phases.Ready)
+	}
+	return median(boots), median(totals), medianPhases(phases), nil
 }
 
 func median(ds []time.Duration) time.Duration {

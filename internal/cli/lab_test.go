@@ -2,10 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/modlab/modlab/lab"
 )
 
 func testEnv(root string) (*Env, *bytes.Buffer, *bytes.Buffer) {
@@ -22,17 +25,74 @@ func TestKernelsOnFixtureRoot(t *testing.T) {
 		os.MkdirAll(filepath.Join(root, "lib/modules", r, "build"), 0o755)
 		os.WriteFile(filepath.Join(root, "lib/modules", r, "build/Makefile"), nil, 0o644)
 	}
-	env, out, _ := testEnv(root)
+	cache := t.TempDir()
+	withCache := func(env *Env) {
+		env.Getenv = func(k string) string {
+			if k == "MODLAB_CACHE" {
+				return cache
+			}
+			return ""
+		}
+	}
+	env, out, errb := testEnv(root)
+	withCache(env)
 	if code := Main(env, []string{"modlab", "kernels"}); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[1], "6.12.95+deb12-cloud-amd64 ") ||
-		!strings.HasPrefix(lines[2], "6.1.0-50-cloud-amd64 ") {
+		!strings.HasPrefix(lines[2], "6.1.0-50-cloud-amd64 ") || !strings.Contains(lines[1], " debian ") {
 		t.Errorf("kernels output:\n%s", out.String())
 	}
-	env, _, errb := testEnv(t.TempDir())
-	if code := Main(env, []string{"modlab", "kernels"}); code != 1 || !strings.Contains(errb.String(), "modlab setup") {
+	if !strings.Contains(errb.String(), "modlab kernels build-debug") {
+		t.Errorf("no hint about the debug kernel: %q", errb.String())
+	}
+
+	// A debug kernel in the cache is listed after Debian's, with where it
+	// came from.
+	dir := filepath.Join(lab.KernelsDir(cache), "6.12.117-1_deb12u1-abababababab")
+	rel := "6.12.117-modlab-debug"
+	rec := lab.KernelRecord{Release: rel, Origin: lab.OriginDebug, Image: filepath.Join(dir, "vmlinuz-"+rel),
+		ModDir: filepath.Join(dir, "modules/lib/modules", rel), BuildDir: filepath.Join(dir, "build"),
+		SourcePackage: "linux-source-6.12", SourceVersion: "6.12.117-1~deb12u1", ConfigDigest: strings.Repeat("ab", 32)}
+	os.MkdirAll(rec.ModDir, 0o755)
+	os.MkdirAll(rec.BuildDir, 0o755)
+	os.WriteFile(rec.Image, nil, 0o644)
+	os.WriteFile(filepath.Join(rec.ModDir, "modules.dep"), nil, 0o644)
+	os.WriteFile(filepath.Join(rec.BuildDir, "Makefile"), nil, 0o644)
+	if err := lab.WriteKernelRecord(dir, rec); err != nil {
+		t.Fatal(err)
+	}
+	env, out, errb = testEnv(root)
+	withCache(env)
+	if code := Main(env, []string{"modlab", "kernels"}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	lines = strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[3], rel+" ") || !strings.Contains(lines[3], " modlab-debug ") ||
+		!strings.Contains(lines[3], "linux-source-6.12 6.12.117-1~deb12u1") || errb.Len() != 0 {
+		t.Errorf("kernels output with a debug kernel:\n%s\nstderr: %s", out.String(), errb.String())
+	}
+	env, out, _ = testEnv(root)
+	withCache(env)
+	if code := Main(env, []string{"modlab", "kernels", "--json"}); code != 0 {
+		t.Fatalf("--json: exit %d", code)
+	}
+	var ks []lab.Kernel
+	if err := json.Unmarshal(out.Bytes(), &ks); err != nil {
+		t.Fatal(err)
+	}
+	if len(ks) != 3 || ks[0].Origin != lab.OriginDebian || ks[2].Origin != lab.OriginDebug || ks[2].BuildDir != rec.BuildDir {
+		t.Errorf("kernels --json = %+v", ks)
+	}
+
+	env, _, errb = testEnv(t.TempDir())
+	withCache(env)
+	if code := Main(env, []string{"modlab", "kernels"}); code != 0 {
+		t.Errorf("only a debug kernel: exit %d, stderr %q", code, errb.String())
+	}
+	env, _, errb = testEnv(t.TempDir())
+	if code := Main(env, []string{"modlab", "kernels", "--cache", t.TempDir()}); code != 1 || !strings.Contains(errb.String(), "modlab setup") {
 		t.Errorf("no kernels: exit %d, stderr %q", code, errb.String())
 	}
 }
