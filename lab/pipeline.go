@@ -187,6 +187,7 @@ type kernelRun struct {
 	doneAt  time.Time
 	// ended says why the guest stopped before "done" ("" when it finished).
 	ended string
+	cov   kernelCoverage // --coverage (lab/coverage.go)
 }
 
 // builtUnit is one unit's kbuild for this kernel, with its parameters
@@ -312,7 +313,7 @@ func (r *kernelRun) startBuilds(ctx context.Context) error {
 		failed := 0
 		for i, u := range r.units {
 			b := &r.builds[i]
-			b.res, b.err = Build(ctx, u.Src, r.k, r.o.CacheDir, r.o.Build)
+			b.res, b.err = Build(ctx, u.Src, r.k, r.o.CacheDir, r.buildOptions())
 			if b.err == nil && u.TestPkg == "" {
 				b.err = b.assignParams(u)
 				var pe *ParamError
@@ -333,12 +334,22 @@ func (r *kernelRun) startBuilds(ctx context.Context) error {
 	return nil
 }
 
-// assignParams orders the unit's modules for loading and gives each its
-// parameters.
+// assignParams orders the unit's modules for loading (only those its
+// folder's modlab.load names, with their dependencies, when it has one)
+// and gives each its parameters.
 func (b *builtUnit) assignParams(u UnitSpec) error {
 	order, err := loadOrder(b.res.Ship)
 	if err != nil {
 		return err
+	}
+	want, err := readLoadList(u.Src)
+	if err != nil {
+		return err
+	}
+	if want != nil {
+		if order, err = selectModules(order, want, moduleDepends); err != nil {
+			return err
+		}
 	}
 	params, err := assignParams(order, u.Params)
 	if err != nil {
@@ -349,7 +360,8 @@ func (b *builtUnit) assignParams(u UnitSpec) error {
 }
 
 // boot starts QEMU and waits for /init's "ready". A boot that fails before
-// that is retried once, with the first console log kept beside the second.
+// that, or reaches it with a kernel unfit to test (unhealthyError), is
+// retried once, with the first console log kept beside the second.
 // When the builds show that nothing can run, the boot is abandoned.
 func (r *kernelRun) boot(ctx context.Context) error {
 	r.disk = filepath.Join(r.runDir, "work.img")
@@ -360,7 +372,7 @@ func (r *kernelRun) boot(ctx context.Context) error {
 		r.progress("booting")
 		vm, err := qemu.Boot(ctx, qemu.VMConfig{
 			QEMU: r.o.QEMU, Image: r.image, Initramfs: r.initramfs, Disk: r.disk,
-			MemoryMB: r.o.MemoryMB, Append: r.o.Append, Accel: r.sh.accel.QEMUArgs(),
+			MemoryMB: r.o.MemoryMB, Append: kernelArgs(r.k, r.o.Append), Accel: r.sh.accel.QEMUArgs(),
 			ConsoleLog: r.res.ConsoleLog, TmpDir: r.runDir,
 			Interactive: hasShell(r.units), Stdin: r.o.Stdin, Stdout: r.o.Stdout,
 		})
@@ -382,6 +394,10 @@ func (r *kernelRun) boot(ctx context.Context) error {
 		vm.Kill()
 		<-vm.Exited()
 		why := fmt.Sprintf("boot %d failed before /init was ready: %v\n%s", attempt, err, qemu.ConsoleTail(r.res.ConsoleLog, 30))
+		var sick *unhealthyError
+		if errors.As(err, &sick) {
+			why = fmt.Sprintf("boot %d: %v", attempt, err) // the report says what the console would
+		}
 		if attempt == 2 || ctx.Err() != nil {
 			return errors.New(why)
 		}
@@ -391,6 +407,35 @@ func (r *kernelRun) boot(ctx context.Context) error {
 }
 
 var errGaveUp = errors.New("nothing can run")
+
+// debugKernelArgs are the debug kernel's own command-line arguments.
+// kasan_multi_shot: KASAN reports every bad access, not only the boot's
+// first, so that each unit's bug is reported and not only the first
+// unit's.
+const debugKernelArgs = "kasan_multi_shot"
+
+// kernelArgs is what the lab adds to kernel k's command line (before the
+// user's own, which may override it).
+func kernelArgs(k Kernel, user string) string {
+	if k.Origin == OriginDebug {
+		return strings.TrimSpace(debugKernelArgs + " " + user)
+	}
+	return user
+}
+
+// unhealthyError is a boot whose kernel reached /init's ready unfit to
+// test (proto.Event.Unhealthy): it already reported a bug, or is tainted,
+// or its lock or leak checking is off. No unit may pass on it: the boot
+// counts as failed.
+type unhealthyError struct{ ready proto.Event }
+
+func (e *unhealthyError) Error() string {
+	msg := "the kernel was unhealthy before the first unit: " + e.ready.Unhealthy
+	if len(e.ready.Splats) > 0 {
+		msg += "\n" + e.ready.Splats[0]
+	}
+	return msg
+}
 
 // waitReady waits for /init's hello and ready events, or for giveUp.
 func waitReady(vm *qemu.VM, timeout time.Duration, giveUp <-chan struct{}) (hello, ready time.Time, err error) {
@@ -405,6 +450,9 @@ func waitReady(vm *qemu.VM, timeout time.Duration, giveUp <-chan struct{}) (hell
 			case proto.EvHello:
 				hello = time.Now()
 			case proto.EvReady:
+				if e.Unhealthy != "" {
+					return hello, time.Now(), &unhealthyError{e}
+				}
 				return hello, time.Now(), nil
 			case proto.EvFatal:
 				return hello, ready, fmt.Errorf("guest /init: %s", e.Msg)
@@ -457,10 +505,11 @@ func (r *kernelRun) makePlan(ctx context.Context) error {
 // unitPlan puts a unit's built files into the work and describes it.
 func (r *kernelRun) unitPlan(u UnitSpec, b builtUnit, work *Work) (proto.Unit, error) {
 	pu := proto.Unit{Name: u.Name, Dir: "u/" + u.Name, Exec: u.Exec, Shell: u.Shell,
-		Timeout: int(u.Timeout / time.Second)}
+		Timeout: int(unitTimeout(u, r.k) / time.Second)}
 	if b.err != nil {
 		return pu, b.err
 	}
+	pu.Coverage = r.coveragePath(b)
 	for _, m := range b.res.Ship {
 		if err := work.AddFile(pu.Dir+"/"+filepath.Base(m), m, 0o644); err != nil {
 			return pu, err
@@ -520,7 +569,7 @@ func (r *kernelRun) startWork(ctx context.Context) error {
 // collect files the guest's events into the units' results until "done",
 // then waits for QEMU to exit.
 func (r *kernelRun) collect(ctx context.Context) error {
-	r.ended, r.doneAt = r.events(workTimeout(r.units))
+	r.ended, r.doneAt = r.events(workTimeout(r.units, r.k))
 	r.res.Phases.Work = r.doneAt.Sub(r.goAt)
 	err := r.vm.Wait(30 * time.Second)
 	r.res.Phases.Shutdown = time.Since(r.doneAt)
@@ -578,6 +627,15 @@ func (r *kernelRun) events(timeout time.Duration) (string, time.Time) {
 					u.Log, u.Splats, u.Taint, u.BadTaint = e.Log, e.Splats, e.Taint, e.BadTaint
 					u.Duration = time.Since(unitStart).Seconds()
 				}
+			case proto.EvLeaks:
+				// kmemleak's check, after the last unit: the unit lost memory.
+				if u != nil {
+					u.Splats = append(u.Splats, e.Splats...)
+					u.Status = proto.Fail
+				}
+				r.progress("%s: kmemleak: %d leak(s)", e.Unit, len(e.Splats))
+			case proto.EvCoverage:
+				r.addCoverage(e)
 			case proto.EvFatal:
 				return "guest /init failed: " + e.Msg, time.Now()
 			case proto.EvDone:
@@ -624,6 +682,7 @@ func (r *kernelRun) settle(ctx context.Context) error {
 			}
 		}
 	}
+	r.makeCoverage(ctx)
 	return nil
 }
 
@@ -676,17 +735,34 @@ func hasShell(units []UnitSpec) bool {
 	return false
 }
 
-func workTimeout(units []UnitSpec) time.Duration {
+// defaultUnitTimeout bounds a unit's command or tests unless it says.
+const defaultUnitTimeout = 120 * time.Second
+
+// debugSlowdown is how much longer the same work takes on the lab's debug
+// kernel (KASAN, lockdep, kmemleak) under TCG: measured 5x for a boot and
+// 7x for the examples' suite.
+const debugSlowdown = 6
+
+// unitTimeout is how long a unit's command or tests may take on kernel k.
+func unitTimeout(u UnitSpec, k Kernel) time.Duration {
+	d := u.Timeout
+	if d <= 0 {
+		d = defaultUnitTimeout
+	}
+	if k.Origin == OriginDebug {
+		d *= debugSlowdown
+	}
+	return d
+}
+
+// workTimeout bounds the guest's whole work on kernel k.
+func workTimeout(units []UnitSpec, k Kernel) time.Duration {
 	d := 60 * time.Second
 	for _, u := range units {
 		if u.Shell {
 			return 24 * time.Hour
 		}
-		if u.Timeout > 0 {
-			d += u.Timeout
-		} else {
-			d += 120 * time.Second
-		}
+		d += unitTimeout(u, k)
 	}
 	return d
 }

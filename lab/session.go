@@ -103,6 +103,12 @@ type Options struct {
 	MemoryMB int
 	Append   string // more kernel arguments
 	Build    BuildOptions
+	// CoverageDir, when set, asks for the units' line coverage, written
+	// under CoverageDir/<release>/<unit>: on the kernels built with
+	// CONFIG_GCOV_KERNEL the units are built with gcov profiling and the
+	// guest sends their counters (see lab/coverage). Other kernels run as
+	// usual, without coverage.
+	CoverageDir string
 	// Parallel bounds how many kernels boot at once (default: CPUs).
 	Parallel int
 	// Progress receives a short status per kernel as things happen.

@@ -72,6 +72,7 @@ func Commands() []Command {
 		{"depmod", "generate modules.dep and map files", runDepmod},
 		{"dmesg", "print the kernel ring buffer", runDmesg},
 		{"kallsyms", "look up kernel symbols by name or address", runKallsyms},
+		{"uevent", "print kernel uevents, or run commands for them from udev-style rules", runUevent},
 	}
 	return cmds
 }

@@ -395,6 +395,8 @@ func runRun(env *Env, args []string) error {
 	shell := fs.Bool("shell", false, "interactive busybox shell on the console with the module(s) loaded")
 	timeout := fs.Duration("timeout", 120*time.Second, "time limit for the command")
 	files := fs.StringArray("file", nil, "copy a host file into the guest: HOSTPATH[:GUESTPATH] (default: files/BASENAME in the unit's directory); repeatable")
+	var cov coverageFlags
+	cov.register(fs)
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
@@ -418,6 +420,9 @@ func runRun(env *Env, args []string) error {
 		return err
 	}
 	defer stop()
+	if err := cov.apply(env, &o); err != nil {
+		return err
+	}
 	if *shell {
 		stop()
 		if len(o.Kernels) > 1 {
@@ -466,6 +471,7 @@ func runRun(env *Env, args []string) error {
 			}
 		}
 	}
+	printCoverage(env, lf.format, results)
 	return writeReport(env, lf.format, results)
 }
 
@@ -474,6 +480,8 @@ func runTest(env *Env, args []string) error {
 	var lf labFlags
 	lf.register(fs, "table")
 	list := fs.Bool("list", false, "list the examples that have tests")
+	var cov coverageFlags
+	cov.register(fs)
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
@@ -508,6 +516,10 @@ func runTest(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := cov.apply(env, &o); err != nil {
+		stop()
+		return err
+	}
 	ctx, cancel := signalContext()
 	defer cancel()
 	results, err := lab.Run(ctx, o, units)
@@ -515,6 +527,7 @@ func runTest(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	printCoverage(env, lf.format, results)
 	return writeReport(env, lf.format, results)
 }
 

@@ -41,6 +41,10 @@ type guest struct {
 	ctl    *os.File
 	kernel string
 	ld     loader.Loader
+	leaks  *kmemleak // nil when the kernel has no kmemleak
+	// leakUnits are the units whose modules ran, for the leak check
+	// after the last unit.
+	leakUnits []unitCode
 }
 
 // IsInit reports whether the process was started as the guest's /init (PID
@@ -95,7 +99,7 @@ func (g *guest) main() error {
 	if err := waitFor(workDisk, 10*time.Second); err != nil {
 		return err
 	}
-	g.send(proto.Event{Ev: proto.EvReady})
+	g.send(g.ready())
 	if err := g.waitGo(); err != nil {
 		return err
 	}
@@ -105,6 +109,9 @@ func (g *guest) main() error {
 	}
 	for _, u := range plan.Units {
 		g.runUnit(u)
+	}
+	if err := g.sendLeaks(); err != nil {
+		return err
 	}
 	g.send(proto.Event{Ev: proto.EvDone})
 	return nil

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -34,7 +33,11 @@ const defaultTimeout = 120 * time.Second
 // taint flags.
 func (g *guest) runUnit(u proto.Unit) {
 	g.send(proto.Event{Ev: proto.EvUnit, Unit: u.Name})
+	if u.Coverage != "" {
+		resetCoverage() // sendCoverage reports a kernel without gcov
+	}
 	dir := filepath.Join(workRoot, u.Dir)
+	leaks := g.watchLeaks(u.Name, dir) // nil without kmemleak
 	ok := true
 	fail := func(name string, err error) {
 		ok = false
@@ -88,6 +91,11 @@ func (g *guest) runUnit(u proto.Unit) {
 		}
 		fail("rmmod "+name, err)
 	}
+	if u.Coverage != "" {
+		g.sendCoverage(u) // the modules are unloaded: their counts are final
+	}
+
+	g.finishLeaks(leaks) // the modules are unloaded; kmemleak has its say after the last unit
 
 	end := proto.Event{Ev: proto.EvUnitEnd, Unit: u.Name}
 	readLog()
@@ -222,6 +230,7 @@ func (g *guest) unitBody(u proto.Unit) bool {
 			fail(name, err)
 			break
 		}
+		recordModText(moduleName(m.File), filepath.Join(dir, m.File)) // for the leak check
 		pass(name)
 		loaded = append(loaded, moduleName(m.File))
 	}
@@ -334,11 +343,23 @@ func shellPreamble(dir string) string {
 	b.WriteString(". " + proto.ToolFunctions + "\n")
 	ents, _ := os.ReadDir(filepath.Join(dir, proto.UnitBin))
 	for _, e := range ents {
-		if shellName.MatchString(e.Name()) {
+		// Only names busybox would take: a function costs "prog &" its pid.
+		if shellName.MatchString(e.Name()) && isApplet(e.Name()) {
 			fmt.Fprintf(&b, "%s() { %s \"$@\"; }\n", e.Name(), filepath.Join(dir, proto.UnitBin, e.Name()))
 		}
 	}
 	return b.String()
+}
+
+// isApplet reports whether busybox has an applet called name (the image
+// links every applet into one of the PATH's folders).
+func isApplet(name string) bool {
+	for _, d := range []string{"/bin", "/sbin", "/usr/bin", "/usr/sbin"} {
+		if target, err := os.Readlink(filepath.Join(d, name)); err == nil && filepath.Base(target) == "busybox" {
+			return true
+		}
+	}
+	return false
 }
 
 // shellName is what busybox sh accepts as a function's name.
@@ -376,10 +397,9 @@ func (g *guest) stream(cmd *exec.Cmd, each func(string)) error {
 		return err
 	}
 	pw.Close()
-	var wg sync.WaitGroup
-	wg.Add(1)
+	read := make(chan struct{})
 	go func() {
-		defer wg.Done()
+		defer close(read)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
@@ -388,10 +408,21 @@ func (g *guest) stream(cmd *exec.Cmd, each func(string)) error {
 		io.Copy(io.Discard, pr)
 	}()
 	err = cmd.Wait()
-	wg.Wait()
+	// A process the command left in the background may hold the pipe
+	// open: take what it wrote for a moment, then stop reading.
+	select {
+	case <-read:
+	case <-time.After(outputGrace):
+		pr.SetReadDeadline(time.Now())
+		<-read
+	}
 	pr.Close()
 	return err
 }
+
+// outputGrace is how long the output of a command that exited is still
+// read while something it started in the background keeps the pipe open.
+const outputGrace = time.Second
 
 var (
 	runRe    = regexp.MustCompile(`^=== RUN\s+(\S+)`)

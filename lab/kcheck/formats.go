@@ -21,6 +21,7 @@ var Patterns = []string{
 	"refcount_t:",
 	"list_add corruption", // and list_del: lib/list_debug.c
 	"BUG <slab cache>",    // SLUB's reports, with no colon after BUG
+	"unreferenced object", // kmemleak's suspected leaks
 }
 
 // A Format is one way the kernel starts a bug report, as printk prints it
@@ -154,6 +155,13 @@ var Formats = []Format{
 	// SLUB's slab_bug: "BUG <cache> (<taint>): <what>", no colon.
 	{Family: "BUG <slab cache>", Source: "mm/slub.c slab_bug",
 		Expr: `^BUG \S+ \((?:Not tainted|Tainted: [^)]*)\): \S`},
+
+	// kmemleak's suspected leak, as /sys/kernel/debug/kmemleak lists it
+	// (and the log, with kmemleak.verbose=1): the object, then who
+	// allocated it and the allocation's backtrace. The next object's line
+	// ends it.
+	{Family: "unreferenced object", Source: "mm/kmemleak.c print_unreferenced",
+		Expr: `^unreferenced object 0x[0-9a-f]+ \(size [0-9]+\):$`},
 }
 
 // compiled is Formats with each expression compiled. The expressions are

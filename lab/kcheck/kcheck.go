@@ -9,6 +9,7 @@
 package kcheck
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -118,6 +119,19 @@ func (t Taint) Letters() string {
 		}
 	}
 	return b.String()
+}
+
+// ParseLetters is the inverse of Letters: "OE" is the O and E flags.
+func ParseLetters(s string) (Taint, error) {
+	var t Taint
+	for _, c := range s {
+		i := strings.IndexRune(taintLetters, c)
+		if i < 0 {
+			return 0, fmt.Errorf("%q is not a taint flag (%s)", c, taintLetters)
+		}
+		t |= 1 << uint(i)
+	}
+	return t, nil
 }
 
 // NewBad returns the bad flags set in after that were not set in before.

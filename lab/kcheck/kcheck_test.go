@@ -243,6 +243,15 @@ func TestTaint(t *testing.T) {
 	if _, err := ParseTaint("x"); err == nil {
 		t.Error("ParseTaint(x) gave no error")
 	}
+	for _, s := range []string{"", "OE", "DW", "BW", taintLetters} {
+		got, err := ParseLetters(s)
+		if err != nil || got.Letters() != s {
+			t.Errorf("ParseLetters(%q) = %q, %v; want the same flags back", s, got.Letters(), err)
+		}
+	}
+	if _, err := ParseLetters("Wz"); err == nil {
+		t.Error("ParseLetters(Wz) gave no error")
+	}
 }
 
 func TestIsTaskDeath(t *testing.T) {

@@ -99,7 +99,16 @@ type Unit struct {
 	// Copies are files of Dir the guest copies elsewhere before the unit
 	// starts (--file HOST:/abs/path).
 	Copies []Copy `json:"copies,omitempty"`
+	// Coverage, when set, is the directory where the unit's objects were
+	// compiled with gcov profiling: the guest clears the kernel's gcov
+	// counters before the unit, and after its modules are unloaded sends
+	// every data file under GcovRoot + Coverage (EvCoverage).
+	Coverage string `json:"coverage,omitempty"`
 }
+
+// GcovRoot is where a kernel with CONFIG_GCOV_KERNEL keeps its gcov data
+// files in the guest, each at the path its object was compiled at.
+const GcovRoot = "/sys/kernel/debug/gcov"
 
 // Copy is one file to put in place in the guest.
 type Copy struct {
@@ -116,7 +125,7 @@ type Module struct {
 // Event kinds the guest sends.
 const (
 	EvHello   = "hello"    // /init started: Kernel, Time
-	EvReady   = "ready"    // waiting for "go"
+	EvReady   = "ready"    // waiting for "go"; Unhealthy and Splats when the kernel is not fit to test
 	EvUnit    = "unit"     // a unit starts: Unit
 	EvStep    = "step"     // a load/exec/unload step ended: Name, Status, Msg, Errno
 	EvTest    = "test"     // a Go test started or ended: Name, Status, Elapsed, Msg
@@ -125,6 +134,17 @@ const (
 	EvDone    = "done"     // all units ran; the guest powers off
 	EvFatal   = "fatal"    // /init cannot go on: Msg
 )
+
+// EvLeaks carries kmemleak's reports of memory a unit's modules allocated
+// and lost (Unit, Splats, one report each). The guest checks for leaks
+// after the last unit, so it comes after every unit-end and before done:
+// the unit fails.
+const EvLeaks = "leaks"
+
+// EvCoverage is a gcov data file of a unit run with coverage, sent before
+// its unit-end: Name (its path under GcovRoot, which is where its object
+// was compiled) and Data; or Msg, when the guest could not collect them.
+const EvCoverage = "coverage"
 
 // Statuses.
 const (
@@ -149,6 +169,11 @@ type Event struct {
 	Splats   []string  `json:"splats,omitempty"`
 	Taint    string    `json:"taint,omitempty"`
 	BadTaint string    `json:"bad_taint,omitempty"`
+	Data     []byte    `json:"data,omitempty"` // a file's contents (base64 in JSON)
+	// Unhealthy (ready only) says why the kernel cannot vouch for the
+	// units it would run: a bug report in its log since boot (in Splats),
+	// a bad taint flag, lockdep or kmemleak turned off. "" when healthy.
+	Unhealthy string `json:"unhealthy,omitempty"`
 }
 
 // LogLine is a kernel log record of a unit's run.

@@ -3,6 +3,7 @@ package report
 import (
 	"time"
 
+	"github.com/modlab/modlab/lab/coverage"
 	"github.com/modlab/modlab/lab/proto"
 )
 
@@ -54,6 +55,9 @@ type UnitResult struct {
 	Taint    string          `json:"taint,omitempty"`
 	BadTaint string          `json:"bad_taint,omitempty"`
 	Duration float64         `json:"duration"`
+	// Coverage is the unit's line coverage (--coverage, on a kernel with
+	// gcov). It never changes the verdict.
+	Coverage *coverage.Summary `json:"coverage,omitempty"`
 }
 
 // KernelResult is everything that happened in one kernel.

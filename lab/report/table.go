@@ -38,6 +38,7 @@ func WriteTable(w io.Writer, results []KernelResult) {
 	for k := range results {
 		writeDetails(w, &results[k])
 	}
+	writeCoverage(w, results)
 	fmt.Fprintln(w)
 	for _, r := range results {
 		if r.ConsoleLog != "" {

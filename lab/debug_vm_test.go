@@ -1,0 +1,188 @@
+package lab_test
+
+// In-VM tests of what the debug kernel (modlab kernels build-debug) sees
+// that Debian's kernels do not: the bug modules in lab/testdata fail on it
+// with the kernel's report and the line of their source that did it, and
+// pass on Debian's kernels; kmemleak's reports go to the unit whose module
+// leaked and to no other; a kernel that is unhealthy before the first unit
+// never passes one. Like vm_test.go, they boot the real kernels (skipped
+// in -short mode).
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/modlab/modlab/lab"
+	"github.com/modlab/modlab/lab/proto"
+)
+
+// debugKernel returns the debug kernel built into the cache, if there is
+// one.
+func debugKernel(t *testing.T, cache string) (lab.Kernel, bool) {
+	t.Helper()
+	ks, err := lab.CachedKernels(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range ks {
+		if k.Origin == lab.OriginDebug {
+			return k, true
+		}
+	}
+	return lab.Kernel{}, false
+}
+
+// noDebugKernel is why a test of the debug kernel did not run.
+const noDebugKernel = "the debug kernel is not built: run 'modlab kernels build-debug' (make test builds it first)"
+
+// bugModules are the test modules with a bug on purpose, the report the
+// debug kernel prints for each, and the comment that marks the line the
+// report must name (see each one's README.md). lockinv comes first:
+// lockdep stops after its first report, and when another report taints
+// the kernel (KASAN's do).
+var bugModules = []struct{ name, report, mark string }{
+	{"lockinv", "WARNING: possible circular locking dependency detected", "/* SECOND ORDER"},
+	{"atomicsleep", "BUG: sleeping function called from invalid context at ", "/* MIGHT SLEEP"},
+	{"uaf", "BUG: KASAN: slab-use-after-free in uaf_init+", "/* USE-AFTER-FREE"},
+	{"oob", "BUG: KASAN: slab-out-of-bounds in oob_init+", "/* OUT-OF-BOUNDS"},
+	{"leak", "unreferenced object 0x", "/* LEAK"},
+}
+
+// cleanAlloc allocates in init and frees in exit: no report anywhere.
+const cleanAlloc = `
+#include <linux/slab.h>
+static void *buf;
+static int __init m_init(void) { buf = kmalloc(200, GFP_KERNEL); return buf ? 0 : -ENOMEM; }
+static void __exit m_exit(void) { kfree(buf); }
+module_init(m_init);
+module_exit(m_exit);`
+
+// TestBugModules runs the bug modules on Debian's kernels and the debug
+// kernel in one run, with a module that allocates and frees after them:
+//   - on the debug kernel each fails with its report, which names its
+//     marked line, and with no other unit's report; the clean module passes
+//     (kmemleak blames nobody else, and nothing from the boot);
+//   - on Debian's kernels each passes: they cannot see these bugs; but the
+//     out-of-bounds write into a 64-byte slab object (oob size=64) fails
+//     there, caught by slub_debug's red zone (or, when KFENCE happened to
+//     serve that allocation on 6.12, by KFENCE);
+//   - the table shows the difference, row by row.
+//
+// Without the debug kernel, the test checks Debian's kernels and then
+// skips.
+func TestBugModules(t *testing.T) {
+	ks, root, cache := labSetup(t)
+	debug, haveDebug := debugKernel(t, cache)
+	var units []lab.UnitSpec
+	for _, m := range bugModules {
+		units = append(units, lab.UnitSpec{Name: m.name, Src: filepath.Join(root, "lab/testdata", m.name)})
+	}
+	units = append(units,
+		lab.UnitSpec{Name: "oob-slab", Src: filepath.Join(root, "lab/testdata/oob"), Params: []string{"size=64"}},
+		lab.UnitSpec{Name: "clean", Src: writeModule(t, "cleanalloc", cleanAlloc)})
+	kernels := append([]lab.Kernel{}, ks...)
+	if haveDebug {
+		kernels = append(kernels, debug)
+	}
+	results, err := lab.Run(context.Background(), lab.Options{Kernels: kernels, CacheDir: cache, SrcRoot: root}, units)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	lab.WriteTable(&table, results)
+	for _, r := range results {
+		if r.Infra != "" {
+			t.Fatalf("%s: lab error: %s", r.Kernel, r.Infra)
+		}
+		u := map[string]lab.UnitResult{}
+		for _, x := range r.Units {
+			u[x.Name] = x
+		}
+		if c := u["clean"]; c.Status != proto.Pass {
+			t.Errorf("%s: the clean module = %s, splats %q; want a pass", r.Kernel, c.Status, c.Splats)
+		}
+		if !haveDebug || r.Kernel != debug.Release {
+			for _, m := range bugModules {
+				if x := u[m.name]; x.Status != proto.Pass {
+					t.Errorf("%s: %s = %s, splats %q; Debian's kernels cannot see its bug, want a pass", r.Kernel, m.name, x.Status, x.Splats)
+				}
+			}
+			o := u["oob-slab"]
+			if o.Status != proto.Fail || len(o.Splats) == 0 ||
+				!(strings.HasPrefix(o.Splats[0], "BUG kmalloc-64 ") || strings.HasPrefix(o.Splats[0], "BUG: KFENCE: ")) {
+				t.Errorf("%s: oob size=64 = %s, splats %q; want slub_debug's (or KFENCE's) report", r.Kernel, o.Status, o.Splats)
+			}
+			continue
+		}
+		for _, m := range bugModules {
+			x := u[m.name]
+			src := filepath.Join(root, "lab/testdata", m.name, m.name+".c")
+			line := m.name + ".c:" + lineOf(t, src, m.mark)
+			if x.Status != proto.Fail || len(x.Splats) == 0 {
+				t.Errorf("%s: %s = %s with no report; want %q", r.Kernel, m.name, x.Status, m.report)
+				continue
+			}
+			for _, s := range x.Splats {
+				if !strings.HasPrefix(s, m.report) {
+					t.Errorf("%s: %s has a report that is not %q:\n%s", r.Kernel, m.name, m.report, s)
+				}
+			}
+			if !strings.Contains(x.Splats[0], line) {
+				t.Errorf("%s: %s's report does not name %s:\n%s", r.Kernel, m.name, line, x.Splats[0])
+			}
+		}
+		if o := u["oob-slab"]; o.Status != proto.Fail || len(o.Splats) == 0 ||
+			!strings.HasPrefix(o.Splats[0], "BUG: KASAN: slab-out-of-bounds in oob_init+") {
+			t.Errorf("%s: oob size=64 = %s, splats %q; want KASAN's report", r.Kernel, o.Status, o.Splats)
+		}
+	}
+	if t.Failed() {
+		t.Logf("table:\n%s", table.String())
+		return
+	}
+	if !haveDebug {
+		t.Skip(noDebugKernel + "; Debian's kernels passed")
+	}
+	// One column per kernel, in the order of kernels: PASS on Debian's,
+	// FAIL on the debug kernel.
+	for _, m := range bugModules {
+		var row []string
+		for _, l := range strings.Split(table.String(), "\n") {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == m.name {
+				row = f[1:]
+				break
+			}
+		}
+		want := append(strings.Fields(strings.Repeat("PASS ", len(ks))), "FAIL")
+		if strings.Join(row, " ") != strings.Join(want, " ") {
+			t.Errorf("table row of %s = %q, want %q:\n%s", m.name, row, want, table.String())
+		}
+	}
+}
+
+// TestUnhealthyBootNeverPasses taints the kernel before /init says ready
+// (modlab_taint=W on the command line makes /init do it, through the
+// kernel's own /proc/sys/kernel/tainted): the boot is retried, the retry
+// is as unhealthy, and the run is a lab error with both reasons; the unit
+// is not run.
+func TestUnhealthyBootNeverPasses(t *testing.T) {
+	ks, root, cache := labSetup(t)
+	k := ks[len(ks)-1] // the oldest boots fastest
+	units := []lab.UnitSpec{{Name: "clean", Src: writeModule(t, "clean", paramModule)}}
+	results, err := lab.Run(context.Background(), lab.Options{Kernels: []lab.Kernel{k}, CacheDir: cache,
+		SrcRoot: root, Append: "modlab_taint=W"}, units)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := results[0]
+	const why = "the kernel was unhealthy before the first unit: the kernel is tainted (W) before any module was loaded"
+	if r.OK() || !strings.HasPrefix(r.Retried, "boot 1: "+why) || !strings.HasPrefix(r.Infra, "boot 2: "+why) {
+		t.Errorf("ok = %v, retried = %q, infra = %q; want two unhealthy boots and a lab error", r.OK(), r.Retried, r.Infra)
+	}
+	if u := r.Units[0]; u.Status != lab.NotRun {
+		t.Errorf("the unit = %s on an unhealthy kernel; want it not run", u.Status)
+	}
+}
