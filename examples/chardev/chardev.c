@@ -61,7 +61,8 @@ static size_t msg_len;
 static int device_open(struct inode *inode, struct file *file)
 {
 	/* Take the device, or tell the caller it is taken. */
-	atomic_set(&already_open, CDEV_EXCLUSIVE_OPEN);
+	if (atomic_cmpxchg(&already_open, CDEV_NOT_USED, CDEV_EXCLUSIVE_OPEN) != CDEV_NOT_USED)
+		return -EBUSY;
 
 	opens++;
 	msg_len = scnprintf(msg, sizeof(msg), "I already told you %u times Hello world!\n", opens);
