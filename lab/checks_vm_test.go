@@ -18,7 +18,7 @@ import (
 func TestLookalikePasses(t *testing.T) {
 	ks, root, cache := labSetup(t)
 	env, out, errb := cacheEnv(cache)
-	code := cli.Main(env, []string{"modlab", "run", filepath.Join(root, "lab/testdata/lookalike"), "--kernel", "all"})
+	code := cli.Main(env, []string{"modlab", "run", filepath.Join(root, "lab/testdata/lookalike"), "--kernel", "debian"})
 	got := out.String()
 	if code != 0 {
 		t.Fatalf("modlab run exited %d\nstdout:\n%s\nstderr:\n%s", code, got, errb.String())

@@ -21,8 +21,10 @@ import (
 	"github.com/modlab/modlab/lab/proto"
 )
 
-// labSetup returns the kernels, the source root and a cache directory, or
-// skips when the machine has no lab (the reason names the missing piece).
+// labSetup returns Debian's kernels (the tests that run "--kernel debian"
+// expect one result each; lab/debug_vm_test.go covers the debug kernel),
+// the source root and a cache directory, or skips when the machine has no
+// lab (the reason names the missing piece).
 func labSetup(t *testing.T) ([]lab.Kernel, string, string) {
 	t.Helper()
 	if testing.Short() {
@@ -85,7 +87,7 @@ func TestRunUserFolder(t *testing.T) {
 	ks, _, cache := labSetup(t)
 	dir := writeModule(t, "usermod", paramModule)
 	env, out, errb := cacheEnv(cache)
-	code := cli.Main(env, []string{"modlab", "run", dir, "--kernel", "all", "--param", "n=42",
+	code := cli.Main(env, []string{"modlab", "run", dir, "--kernel", "debian", "--param", "n=42",
 		"--exec", "echo param=$(cat /sys/module/usermod/parameters/n); grep -c usermod /proc/modules"})
 	if code != 0 {
 		t.Fatalf("modlab run exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
@@ -317,7 +319,7 @@ func main() {
 `), 0o644)
 	data := filepath.Join(home, "data.txt")
 	os.WriteFile(data, []byte("from the host\n"), 0o644)
-	cmd := exec.Command(bin, "run", dir, "--kernel", "all", "--param", "n=7",
+	cmd := exec.Command(bin, "run", dir, "--kernel", "debian", "--param", "n=7",
 		"--file", data, "--file", data+":/etc/modlab-test/copy.txt",
 		"--exec", "lsmod | head -1; type lsmod; cat files/data.txt /etc/modlab-test/copy.txt; "+
 			"modinfo -F parm usermod.ko; cat /sys/module/usermod/parameters/n; greet")

@@ -8,23 +8,50 @@ import (
 	"github.com/modlab/modlab/lab/proto"
 )
 
-// earlyKASAN is the start of a boot log in which KASAN reported a bug
-// before /init ran: the kernel is tainted (B) and lockdep is off.
+// earlyKASAN is the log of a boot of the debug kernel's bzImage under
+// "-cpu max" (5-level paging) in which KASAN reported a bug before /init
+// ran, in an interrupt that came during identify_cpu(): the kernel is
+// tainted (B) and lockdep is off.
 var earlyKASAN = []string{
-	"Linux version 6.12.117 (root@lab) (gcc (Debian 12.2.0-14+deb12u1) 12.2.0) #1 SMP PREEMPT_DYNAMIC",
+	"clocksource: tsc-early: mask: 0xffffffffffffffff max_cycles: 0x256be814f12, max_idle_ns: 440795336072 ns",
+	"Calibrating delay loop (skipped), value calculated using timer frequency.. 5192.23 BogoMIPS (lpj=2596117)",
 	"==================================================================",
-	"BUG: KASAN: wild-memory-access in do_raw_spin_lock+0x6e/0x130",
-	"Read of size 4 at addr 1fffffff82e1e0c4 by task swapper/0",
+	"BUG: KASAN: wild-memory-access in do_raw_spin_lock+0x122/0x270",
+	"Write of size 4 at addr ff110000011140a8 by task swapper/0/0",
 	"",
+	"CPU: 0 UID: 0 PID: 0 Comm: swapper/0 Not tainted 6.12.117-modlab-debug #1 ",
+	"Hardware name: QEMU Standard PC (Q35 + ICH9, 2009), BIOS 1.16.3-debian-1.16.3-2~bpo12+1 04/01/2014",
 	"Call Trace:",
+	" <IRQ>",
+	" dump_stack_lvl+0x66/0xa0",
+	" kasan_report+0xe0/0x110",
+	" ? do_raw_spin_lock+0x122/0x270",
+	" kasan_check_range+0x100/0x1b0",
+	" do_raw_spin_lock+0x122/0x270",
+	" ? __pfx_do_raw_spin_lock+0x10/0x10",
+	" handle_edge_irq+0x31/0xbb0",
+	" __common_interrupt+0x7e/0x1e0",
+	" common_interrupt+0x7b/0x90",
+	" </IRQ>",
 	" <TASK>",
-	" dump_stack_lvl+0x5d/0x80",
-	" kasan_report+0xb5/0xf0",
-	" do_raw_spin_lock+0x6e/0x130",
+	" asm_common_interrupt+0x26/0x40",
+	"RIP: 0010:identify_cpu+0x2c3/0x1d50",
+	"Code: 0f 85 5a 1a 00 00 41 c7 40 24 00 00 00 00 4c 89 c7 48 89 74 24 10 4c 89 44 24 08 e8 37 ee ff ff 48 8b 7c 24 08 e8 8d eb ff ff <48> 8b 7c 24 08 e8 f3 cb 00 00 48 8b 7c 24 08 e8 d9 f0 ff ff 4c 8b",
+	"RSP: 0000:ffffffffa5a07e80 EFLAGS: 00010286",
+	"RAX: 0000000000000000 RBX: 0000000000279d15 RCX: 0000000000000004",
+	"RDX: 0000000000000002 RSI: ffffffffa503ea8c RDI: ffffffffa653fe22",
+	"RBP: ffffffffa653fec0 R08: ffffffffa653fe20 R09: 0000000000000004",
+	"R10: ffffffffa653fe2c R11: 0000000000000001 R12: ffffffffa653fe41",
+	"R13: ffffffffa653ff58 R14: ffffffffa653fe40 R15: ffffffffa653ff30",
+	" arch_cpu_finalize_init+0x25/0x350",
+	" start_kernel+0x30b/0x420",
+	" x86_64_start_reservations+0x18/0x30",
+	" x86_64_start_kernel+0xf4/0x150",
+	" common_startup_64+0x12c/0x138",
 	" </TASK>",
 	"==================================================================",
 	"Disabling lock debugging due to kernel taint",
-	"Run /init as init process",
+	"x86/cpu: User Mode Instruction Prevention (UMIP) activated",
 }
 
 const lockdepOn = " lock-classes:                         1502 [max: 8192]\n debug_locks:                            1\n"
@@ -45,7 +72,7 @@ func TestJudgeHealth(t *testing.T) {
 		{"debug kernel, clean", clean, "", lockdepOn, nil, 0},
 		{"harmless taint", clean, "OE", lockdepOn, nil, 0},
 		{"early KASAN report", earlyKASAN, "B", lockdepOff, []string{
-			`the kernel reported 1 bug(s) while booting, first "BUG: KASAN: wild-memory-access in do_raw_spin_lock+0x6e/0x130"`,
+			`the kernel reported 1 bug(s) while booting, first "BUG: KASAN: wild-memory-access in do_raw_spin_lock+0x122/0x270"`,
 			"the kernel is tainted (B) before any module was loaded",
 			"lock debugging is off (debug_locks: 0 in /proc/lockdep_stats)"}, 1},
 		{"tainted, nothing in the log", clean, "W", lockdepOn, []string{"tainted (W)"}, 0},
