@@ -64,7 +64,9 @@ module_exit(m_exit);`
 // kernel in one run, with a module that allocates and frees after them:
 //   - on the debug kernel each fails with its report, which names its
 //     marked line, and with no other unit's report; the clean module passes
-//     (kmemleak blames nobody else, and nothing from the boot);
+//     (kmemleak blames nobody else, and nothing from the boot), and the leak
+//     module loaded again in a later unit is blamed for its own object
+//     only, and for two when the unit's command loads it a second time;
 //   - on Debian's kernels each passes: they cannot see these bugs; but the
 //     out-of-bounds write into a 64-byte slab object (oob size=64) fails
 //     there, caught by slub_debug's red zone (or, when KFENCE happened to
@@ -82,7 +84,11 @@ func TestBugModules(t *testing.T) {
 	}
 	units = append(units,
 		lab.UnitSpec{Name: "oob-slab", Src: filepath.Join(root, "lab/testdata/oob"), Params: []string{"size=64"}},
-		lab.UnitSpec{Name: "clean", Src: writeModule(t, "cleanalloc", cleanAlloc)})
+		lab.UnitSpec{Name: "clean", Src: writeModule(t, "cleanalloc", cleanAlloc)},
+		lab.UnitSpec{Name: "leak-again", Src: filepath.Join(root, "lab/testdata/leak")},
+		// The command loads it again; where that lies elsewhere, the
+		// guest learns of it from the kernel's uevent.
+		lab.UnitSpec{Name: "leak-reload", Src: filepath.Join(root, "lab/testdata/leak"), Exec: "rmmod leak && insmod leak.ko"})
 	kernels := append([]lab.Kernel{}, ks...)
 	if haveDebug {
 		kernels = append(kernels, debug)
@@ -93,6 +99,7 @@ func TestBugModules(t *testing.T) {
 	}
 	var table bytes.Buffer
 	lab.WriteTable(&table, results)
+	t.Logf("the report:\n%s", table.String()) // with -v: the reports of each kernel
 	for _, r := range results {
 		if r.Infra != "" {
 			t.Fatalf("%s: lab error: %s", r.Kernel, r.Infra)
@@ -103,6 +110,17 @@ func TestBugModules(t *testing.T) {
 		}
 		if c := u["clean"]; c.Status != proto.Pass {
 			t.Errorf("%s: the clean module = %s, splats %q; want a pass", r.Kernel, c.Status, c.Splats)
+		}
+		leaks := 1 // each load of leak loses one object, found by kmemleak
+		if !haveDebug || r.Kernel != debug.Release {
+			leaks = 0
+		}
+		for name, n := range map[string]int{"leak": leaks, "leak-again": leaks, "leak-reload": 2 * leaks} {
+			// The module lies at the same place in each unit, most
+			// likely: each unit gets its own objects, no other's.
+			if x := u[name]; len(x.Splats) != n {
+				t.Errorf("%s: %s has %d reports, want %d: %q", r.Kernel, name, len(x.Splats), n, x.Splats)
+			}
 		}
 		if !haveDebug || r.Kernel != debug.Release {
 			for _, m := range bugModules {
@@ -140,7 +158,6 @@ func TestBugModules(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		t.Logf("table:\n%s", table.String())
 		return
 	}
 	if !haveDebug {

@@ -1,21 +1,16 @@
 package guest
 
 import (
-	"context"
-	"debug/elf"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/modlab/modlab/internal/uevent"
 	"github.com/modlab/modlab/lab/kcheck"
+	"github.com/modlab/modlab/lab/modtext"
 	"github.com/modlab/modlab/lab/proto"
 )
 
@@ -26,9 +21,8 @@ import (
 // allocated while the unit ran and a frame of its backtrace lies in the
 // code of one of the unit's modules. By then the modules are unloaded and
 // the kernel prints their frames as bare addresses, so where each module's
-// code lay is recorded while it is loaded (/sys/module/NAME/sections, with
-// the sections' sizes and symbols from its .ko), and the frames are named
-// from that record.
+// code lay is recorded while it is loaded (lab/modtext), and the frames
+// are named from that record.
 //
 // kmemleak reports an object only when it is at least 5 seconds old and a
 // scan found it unreferenced and unchanged since the scan before (it
@@ -38,6 +32,13 @@ import (
 // time, and after the last unit scans, waits until the last unit's end is
 // 5 seconds old, scans again, reads the report and sends each unit its
 // leaks (proto.EvLeaks). On kernels without kmemleak nothing of this runs.
+//
+// Like kmemleak itself, the check can miss a leak: an object counts as
+// referenced when any memory kmemleak scans holds its address, stale
+// pointers included. Seen here: a driver whose init failed at boot left
+// its struct device_driver pointing at its freed private data
+// (eeepc_acpi_driver.drv.p, a kmalloc-256 object); a module's lost buffer
+// that reused that memory was never reported.
 
 const (
 	// kmemleakFile is kmemleak's control and report file.
@@ -45,9 +46,6 @@ const (
 	// leakMinAge is the age kmemleak wants of an object before it reports
 	// it (MSECS_MIN_AGE in mm/kmemleak.c), and a margin for the jiffies.
 	leakMinAge = 5*time.Second + 100*time.Millisecond
-	// modTextDir holds the running unit's module records (modText), one
-	// JSON file per module, written by whoever saw the module loaded.
-	modTextDir = "/run/modlab/modtext"
 	// timerList shows the kernel's jiffies ("jiffies: N"), the clock of
 	// kmemleak's reports.
 	timerList = "/proc/timer_list"
@@ -94,7 +92,8 @@ func (k *kmemleak) command(cmd string) error {
 
 // report scans twice, the second time once the objects allocated before
 // last are old enough to be reported, and returns what kmemleak lists. It
-// clears the list afterwards.
+// clears the list afterwards. An object is reported only if it looked
+// unreferenced to both scans.
 func (k *kmemleak) report(last time.Time) (string, error) {
 	if err := k.command("scan"); err != nil {
 		return "", err
@@ -115,10 +114,10 @@ func (k *kmemleak) report(last time.Time) (string, error) {
 
 // unitCode is where a unit's modules' code lay, and when the unit ran.
 type unitCode struct {
-	unit       string
-	ranges     []codeRange
-	start, end uint64 // jiffies; 0 when the kernel does not show them
-	ended      time.Time
+	unit   string
+	ranges []modtext.Range
+	start  uint64 // in jiffies; 0 when the kernel does not show them
+	ended  time.Time
 }
 
 // leakWatch follows one unit: its modules are recorded as they are
@@ -135,8 +134,8 @@ func (g *guest) watchLeaks(unit, dir string) *leakWatch {
 	if g.leaks == nil {
 		return nil
 	}
-	os.RemoveAll(modTextDir)
-	if err := os.MkdirAll(modTextDir, 0o755); err != nil {
+	os.RemoveAll(modtext.Dir)
+	if err := os.MkdirAll(modtext.Dir, 0o755); err != nil {
 		return nil
 	}
 	files := map[string]string{}
@@ -145,13 +144,13 @@ func (g *guest) watchLeaks(unit, dir string) *leakWatch {
 		files[moduleName(f)] = f
 	}
 	w := &leakWatch{unit: unit, start: jiffies(), stop: func() {}}
-	if stop, err := watchModules(files); err == nil {
+	if stop, err := modtext.Watch(files); err == nil {
 		w.stop = stop
 	}
 	return w
 }
 
-// finish ends the watch, once the unit's modules are unloaded, and keeps
+// finishLeaks ends the watch, once the unit's modules are unloaded, and keeps
 // the unit's code for the check after the last unit. A unit none of whose
 // modules was loaded cannot have leaked: it is not kept.
 func (g *guest) finishLeaks(w *leakWatch) {
@@ -159,11 +158,10 @@ func (g *guest) finishLeaks(w *leakWatch) {
 		return
 	}
 	w.stop()
-	ranges := unitRanges()
-	os.RemoveAll(modTextDir)
+	ranges := modtext.Ranges()
+	os.RemoveAll(modtext.Dir)
 	if len(ranges) > 0 {
-		g.leakUnits = append(g.leakUnits, unitCode{unit: w.unit, ranges: ranges,
-			start: w.start, end: jiffies(), ended: time.Now()})
+		g.leakUnits = append(g.leakUnits, unitCode{unit: w.unit, ranges: ranges, start: w.start, ended: time.Now()})
 	}
 }
 
@@ -213,7 +211,8 @@ var (
 // in one of the unit's ranges. Several units' modules may have lain at the
 // same place in turn (the kernel reuses the space of an unloaded module);
 // the object then goes to the last of them that had started when it was
-// allocated. The frames in the unit's code are named as the kernel would
+// allocated. An object allocated before any of them started is nobody's
+// (a load the guest did not see). The frames in the unit's code are named as the kernel would
 // have named them had the module still been loaded:
 //
 //	0xffffffffc0a0201c leak_init+0x1c/0x40 [leak]
@@ -231,7 +230,7 @@ func attributeLeaks(report string, units []unitCode) map[string][]string {
 		}
 		owner := -1
 		for i, u := range units {
-			if frameIn(s.Lines, u.ranges) && (owner < 0 || at == 0 || u.start <= at) {
+			if (at == 0 || u.start == 0 || u.start <= at) && frameIn(s.Lines, u.ranges) {
 				owner = i
 			}
 		}
@@ -263,11 +262,11 @@ func backtrace(lines []string) []int {
 
 // frameIn reports whether a frame of the report's backtrace lies in
 // ranges.
-func frameIn(lines []string, ranges []codeRange) bool {
+func frameIn(lines []string, ranges []modtext.Range) bool {
 	for _, i := range backtrace(lines) {
 		if addr, ok := frameAddr(lines[i]); ok {
 			for _, r := range ranges {
-				if addr >= r.Start && addr < r.End {
+				if r.Contains(addr) {
 					return true
 				}
 			}
@@ -278,7 +277,7 @@ func frameIn(lines []string, ranges []codeRange) bool {
 
 // nameFrames appends "func+off/size [module]" to the backtrace lines that
 // are bare addresses in ranges.
-func nameFrames(lines []string, ranges []codeRange) {
+func nameFrames(lines []string, ranges []modtext.Range) {
 	for _, i := range backtrace(lines) {
 		l := lines[i]
 		addr, ok := frameAddr(l)
@@ -286,8 +285,8 @@ func nameFrames(lines []string, ranges []codeRange) {
 			continue
 		}
 		for _, r := range ranges {
-			if addr >= r.Start && addr < r.End {
-				if name := r.name(addr); name != "" {
+			if r.Contains(addr) {
+				if name := r.Name(addr); name != "" {
 					lines[i] = strings.TrimRight(l, " ") + " " + name
 				}
 				break
@@ -316,188 +315,4 @@ func frameAddr(line string) (uint64, bool) {
 	}
 	v, err := strconv.ParseUint(s, 16, 64)
 	return v, err == nil && v != 0
-}
-
-// modText is where a loaded module's sections lie, kept for after it is
-// unloaded.
-type modText struct {
-	Name     string            `json:"name"`     // the kernel's name for it
-	File     string            `json:"file"`     // the .ko it was loaded from
-	Sections map[string]uint64 `json:"sections"` // section name to address
-}
-
-// recordModText records where module name, loaded from file, lies, if the
-// unit's leak check asked for it (modTextDir exists). It reads
-// /sys/module/NAME/sections, so the module must still be loaded.
-func recordModText(name, file string) error {
-	if _, err := os.Stat(modTextDir); err != nil {
-		return nil
-	}
-	dir := filepath.Join("/sys/module", name, "sections")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("sections of %s: %w", name, err)
-	}
-	m := modText{Name: name, File: file, Sections: map[string]uint64{}}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			continue
-		}
-		if v, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(string(b)), "0x"), 16, 64); err == nil && v != 0 {
-			m.Sections[e.Name()] = v
-		}
-	}
-	if len(m.Sections) == 0 {
-		return fmt.Errorf("sections of %s: no address (are addresses hidden?)", name)
-	}
-	data, _ := json.Marshal(m)
-	// Two processes may record the same module: each writes whole.
-	tmp := filepath.Join(modTextDir, fmt.Sprintf(".%s.%d", name, os.Getpid()))
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(modTextDir, name+".json"))
-}
-
-// unitModTexts reads the records of the unit's modules.
-func unitModTexts() []modText {
-	files, _ := filepath.Glob(filepath.Join(modTextDir, "*.json"))
-	var out []modText
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		var m modText
-		if json.Unmarshal(b, &m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// codeRange is the code of one section of a module: [Start, End), with
-// the section's functions.
-type codeRange struct {
-	Start, End uint64
-	Module     string
-	funcs      []elfFunc // by offset in the section
-}
-
-type elfFunc struct {
-	name      string
-	off, size uint64
-}
-
-// ranges returns where the module's code lay: its executable sections, at
-// the addresses the kernel gave them, with their sizes and functions from
-// the .ko.
-func (m modText) ranges() ([]codeRange, error) {
-	f, err := elf.Open(m.File)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	syms, _ := f.Symbols() // a module without symbols still has ranges
-	var out []codeRange
-	for i, s := range f.Sections {
-		addr, ok := m.Sections[s.Name]
-		if s.Flags&elf.SHF_EXECINSTR == 0 || s.Size == 0 || !ok {
-			continue
-		}
-		r := codeRange{Start: addr, End: addr + s.Size, Module: m.Name, funcs: sectionFuncs(syms, i, s.Size)}
-		out = append(out, r)
-	}
-	if len(out) == 0 {
-		return nil, errors.New(m.File + ": no loaded code section")
-	}
-	return out, nil
-}
-
-// sectionFuncs lists the functions of section i (of size size), by
-// offset, each with its size counted as the kernel's kallsyms counts it for
-// a module: up to the next function, or the section's end. Where two
-// names share an address, the first in the symbol table wins, as in
-// kallsyms: a module's static init function rather than the init_module
-// alias module_init() makes of it.
-func sectionFuncs(syms []elf.Symbol, i int, size uint64) []elfFunc {
-	var fs []elfFunc
-	for _, sy := range syms {
-		if int(sy.Section) == i && elf.ST_TYPE(sy.Info) == elf.STT_FUNC && sy.Value < size {
-			fs = append(fs, elfFunc{name: sy.Name, off: sy.Value})
-		}
-	}
-	sort.SliceStable(fs, func(a, b int) bool { return fs[a].off < fs[b].off })
-	var out []elfFunc
-	for j, f := range fs {
-		if j > 0 && f.off == fs[j-1].off {
-			continue
-		}
-		out = append(out, f)
-	}
-	for j := range out {
-		out[j].size = size - out[j].off
-		if j+1 < len(out) {
-			out[j].size = out[j+1].off - out[j].off
-		}
-	}
-	return out
-}
-
-// name spells addr as %pS does for a loaded module: "func+0x1c/0x40
-// [mod]"; "" when no function holds it.
-func (r codeRange) name(addr uint64) string {
-	off := addr - r.Start
-	i := sort.Search(len(r.funcs), func(i int) bool { return r.funcs[i].off > off }) - 1
-	if i < 0 || off >= r.funcs[i].off+r.funcs[i].size {
-		return ""
-	}
-	fn := r.funcs[i]
-	return fmt.Sprintf("%s+%#x/%#x [%s]", fn.name, off-fn.off, fn.size, r.Module)
-}
-
-// unitRanges is the code of every module the running unit loaded.
-func unitRanges() []codeRange {
-	var out []codeRange
-	for _, m := range unitModTexts() {
-		if rs, err := m.ranges(); err == nil {
-			out = append(out, rs...)
-		}
-	}
-	return out
-}
-
-// watchModules records where each module in files (the kernel's name to
-// its .ko) lies when the kernel loads it, whoever loads it: the unit's
-// command or Go test as well as its list of modules. The kernel announces
-// a module with a uevent ("add@/module/NAME") once its init has run. stop
-// ends the watch.
-func watchModules(files map[string]string) (stop func(), err error) {
-	c, err := uevent.Listen()
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		defer c.Close()
-		for {
-			e, err := c.Receive(ctx)
-			switch {
-			case ctx.Err() != nil:
-				return
-			case errors.Is(err, uevent.ErrLost):
-				continue
-			case err != nil:
-				return
-			}
-			if e.Action != "add" || e.Subsystem() != "module" {
-				continue
-			}
-			if file, ok := files[e.Kernel()]; ok {
-				recordModText(e.Kernel(), file)
-			}
-		}
-	}()
-	return cancel, nil
 }

@@ -1,11 +1,10 @@
 package guest
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/modlab/modlab/lab/modtext"
 )
 
 // leakReport is /sys/kernel/debug/kmemleak after a scan on the debug
@@ -37,13 +36,13 @@ unreferenced object 0xffff888005a1e800 (size 200):
 
 func TestAttributeLeaks(t *testing.T) {
 	t.Parallel()
-	leakInit := codeRange{Start: 0xffffffffc0205000, End: 0xffffffffc0205080, Module: "leak",
-		funcs: []elfFunc{{"__pfx_leak_init", 0, 0x10}, {"leak_init", 0x10, 0x50}}}
-	other := codeRange{Start: 0xffffffffc0300000, End: 0xffffffffc0300100, Module: "other"}
+	leakInit := modtext.Range{Start: 0xffffffffc0205000, End: 0xffffffffc0205080, Module: "leak",
+		Funcs: []modtext.Func{{Name: "__pfx_leak_init", Off: 0, Size: 0x10}, {Name: "leak_init", Off: 0x10, Size: 0x50}}}
+	other := modtext.Range{Start: 0xffffffffc0300000, End: 0xffffffffc0300100, Module: "other"}
 	// The object was allocated at jiffies 4294681632.
 	const at = 4294681632
-	unit := func(name string, start uint64, rs ...codeRange) unitCode {
-		return unitCode{unit: name, ranges: rs, start: start, end: start + 1000}
+	unit := func(name string, start uint64, rs ...modtext.Range) unitCode {
+		return unitCode{unit: name, ranges: rs, start: start}
 	}
 	for _, tc := range []struct {
 		name  string
@@ -58,17 +57,18 @@ func TestAttributeLeaks(t *testing.T) {
 			"entry_SYSCALL_64_after_hwframe+0x77/0x7f",
 		}},
 		{"a range without functions still attributes",
-			[]unitCode{unit("u1", at-500, codeRange{Start: 0xffffffffc0205000, End: 0xffffffffc0205023, Module: "leak"})},
+			[]unitCode{unit("u1", at-500, modtext.Range{Start: 0xffffffffc0205000, End: 0xffffffffc0205023, Module: "leak"})},
 			"u1", []string{"\n    0xffffffffc0205022\n"}},
 		{"another module", []unitCode{unit("u1", at-500, other)}, "", nil},
 		{"the range ends before the frame",
-			[]unitCode{unit("u1", at-500, codeRange{Start: 0xffffffffc0205000, End: 0xffffffffc0205022, Module: "leak"})}, "", nil},
+			[]unitCode{unit("u1", at-500, modtext.Range{Start: 0xffffffffc0205000, End: 0xffffffffc0205022, Module: "leak"})}, "", nil},
 		{"no unit", nil, "", nil},
 		// Two units' modules lay at the same place in turn: the object is
 		// the one's that ran when it was allocated.
 		{"the same place, first unit", []unitCode{unit("u1", at-500, leakInit), unit("u2", at+1500, leakInit)}, "u1", nil},
 		{"the same place, second unit", []unitCode{unit("u1", at-2500, leakInit), unit("u2", at-500, leakInit)}, "u2", nil},
 		{"no jiffies: the last one", []unitCode{unit("u1", 0, leakInit), unit("u2", 0, leakInit)}, "u2", nil},
+		{"allocated before the unit started", []unitCode{unit("u2", at+1500, leakInit)}, "", nil},
 	} {
 		got := attributeLeaks(leakReport, tc.units)
 		n := 0
@@ -138,61 +138,12 @@ func TestFrameAddr(t *testing.T) {
 	}
 }
 
-// TestModTextRanges reads a relocatable object's executable sections and
-// functions, as the guest does with a module's .ko.
-func TestModTextRanges(t *testing.T) {
-	t.Parallel()
-	if _, err := exec.LookPath("cc"); err != nil {
-		t.Skip("no C compiler")
-	}
-	dir := t.TempDir()
-	src := filepath.Join(dir, "m.c")
-	os.WriteFile(src, []byte(`
-int counter;
-int one(int x) { counter += x; return counter * 3; }
-static __attribute__((section(".init.text"), used)) int two(int x) { return one(x) + one(x + 1); }
-int init_module(int x) __attribute__((alias("two")));
-`), 0o644)
-	obj := filepath.Join(dir, "m.ko")
-	if out, err := exec.Command("cc", "-O1", "-fno-asynchronous-unwind-tables", "-c", "-o", obj, src).CombinedOutput(); err != nil {
-		t.Fatalf("cc: %v\n%s", err, out)
-	}
-	m := modText{Name: "m", File: obj, Sections: map[string]uint64{
-		".text": 0xffffffffc0001000, ".init.text": 0xffffffffc0009000, ".data": 0xffffffffc0003000}}
-	rs, err := m.ranges()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rs) != 2 {
-		t.Fatalf("ranges = %+v, want .text and .init.text", rs)
-	}
-	for _, r := range rs {
-		if r.End <= r.Start || r.Module != "m" {
-			t.Errorf("bad range %+v", r)
-		}
-		fn := "one"
-		if r.Start == 0xffffffffc0009000 {
-			fn = "two" // not its alias, init_module: kallsyms names the first in the table
-		}
-		if got := r.name(r.Start + 1); !strings.HasPrefix(got, fn+"+0x1/0x") || !strings.HasSuffix(got, " [m]") {
-			t.Errorf("name(start+1) in %#x = %q, want %s+0x1/0x... [m]", r.Start, got, fn)
-		}
-		if got := r.name(r.End + 100); got != "" {
-			t.Errorf("name past the end = %q", got)
-		}
-	}
-	m.Sections = map[string]uint64{".data": 1}
-	if _, err := m.ranges(); err == nil {
-		t.Error("a module with no loaded code section gave ranges")
-	}
-}
-
 func FuzzAttributeLeaks(f *testing.F) {
 	f.Add(leakReport, uint64(0xffffffffc0205000), uint64(0x80))
 	f.Add("unreferenced object 0x1 (size 1):\n  backtrace:\n    0x10\n", uint64(0), uint64(0x100))
 	f.Fuzz(func(t *testing.T, report string, start, size uint64) {
-		r := codeRange{Start: start, End: start + size, Module: "m", funcs: []elfFunc{{"f", 0, size / 2}}}
-		got := attributeLeaks(report, []unitCode{{unit: "u", ranges: []codeRange{r}, start: start}})
+		r := modtext.Range{Start: start, End: start + size, Module: "m", Funcs: []modtext.Func{{Name: "f", Size: size / 2}}}
+		got := attributeLeaks(report, []unitCode{{unit: "u", ranges: []modtext.Range{r}, start: start}})
 		for u, reports := range got {
 			for _, s := range reports {
 				if u != "u" || !strings.HasPrefix(s, "unreferenced object ") {

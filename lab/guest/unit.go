@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/modlab/modlab/kmod/loader"
 	"github.com/modlab/modlab/kmod/modname"
 	"github.com/modlab/modlab/lab/kcheck"
+	"github.com/modlab/modlab/lab/modtext"
 	"github.com/modlab/modlab/lab/proto"
 )
 
@@ -230,7 +232,7 @@ func (g *guest) unitBody(u proto.Unit) bool {
 			fail(name, err)
 			break
 		}
-		recordModText(moduleName(m.File), filepath.Join(dir, m.File)) // for the leak check
+		modtext.Record(moduleName(m.File), filepath.Join(dir, m.File)) // for the leak check
 		pass(name)
 		loaded = append(loaded, moduleName(m.File))
 	}
@@ -319,7 +321,12 @@ func (g *guest) unitEnv(u proto.Unit, dir string) []string {
 			env = append(env, kv)
 		}
 	}
+	slow := u.Slowdown
+	if slow < 1 {
+		slow = 1
+	}
 	return append(env,
+		proto.EnvSlowdown+"="+strconv.Itoa(slow),
 		"PATH="+unitPath(dir),
 		"ENV="+proto.ToolFunctions,
 		"MODLAB_DIR="+dir,

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,8 @@ import (
 	"github.com/modlab/modlab/kmod/loader"
 	"github.com/modlab/modlab/kmod/modname"
 	"github.com/modlab/modlab/lab/kcheck"
+	"github.com/modlab/modlab/lab/modtext"
+	"github.com/modlab/modlab/lab/proto"
 )
 
 // Environment variables set by the guest's /init for a test binary.
@@ -61,9 +64,11 @@ type Module struct {
 // expect a load to fail. params are "name=value" strings.
 func TryLoad(t testing.TB, name string, params ...string) error {
 	t.Helper()
-	err := ld.LoadFile(ModulePath(t, name), strings.Join(params, " "))
+	path := ModulePath(t, name)
+	err := ld.LoadFile(path, strings.Join(params, " "))
 	if err == nil {
 		m := &Module{Name: KernelName(name)}
+		modtext.Record(m.Name, path) // for the guest's leak check, on kernels with kmemleak
 		t.Cleanup(func() {
 			if m.Loaded() {
 				if err := ld.Unload(m.Name, 0); err != nil {
@@ -234,4 +239,33 @@ func ReadFile(t testing.TB, path string) string {
 		t.Fatalf("read %s: %v", path, err)
 	}
 	return string(b)
+}
+
+// Slowdown is how many times longer the same work takes on the running
+// kernel than on a production one: 1 on Debian's kernels, more on the
+// lab's debug kernel, where KASAN checks every memory access, lockdep
+// every lock and kmemleak every allocation (the guest sets
+// MODLAB_SLOWDOWN).
+func Slowdown() int {
+	n, err := strconv.Atoi(os.Getenv(proto.EnvSlowdown))
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
+// minRounds is the fewest rounds Rounds gives a loop that asked for more.
+const minRounds = 10
+
+// Rounds sizes a stress loop: n rounds on a production kernel, n divided
+// by Slowdown() on a slower one (at least 10, or n if that is less). A
+// debug kernel is there to see bugs, which it reports from one bad access
+// or one lock taken in the wrong order: the sanitizers do not need the
+// volume a race needs on a fast kernel, and the suite keeps its time.
+func Rounds(n int) int {
+	s := Slowdown()
+	if s == 1 || n <= minRounds {
+		return n
+	}
+	return max(n/s, minRounds)
 }

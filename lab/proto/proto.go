@@ -104,7 +104,16 @@ type Unit struct {
 	// counters before the unit, and after its modules are unloaded sends
 	// every data file under GcovRoot + Coverage (EvCoverage).
 	Coverage string `json:"coverage,omitempty"`
+	// Slowdown is how many times longer the same work takes on this
+	// kernel than on a production one (the lab's debug kernel: KASAN,
+	// lockdep, kmemleak); 0 or 1 on Debian's kernels. Tests read it as
+	// MODLAB_SLOWDOWN (EnvSlowdown) to size their stress loops.
+	Slowdown int `json:"slowdown,omitempty"`
 }
+
+// EnvSlowdown is the environment variable that carries Unit.Slowdown to a
+// unit's command and tests.
+const EnvSlowdown = "MODLAB_SLOWDOWN"
 
 // GcovRoot is where a kernel with CONFIG_GCOV_KERNEL keeps its gcov data
 // files in the guest, each at the path its object was compiled at.

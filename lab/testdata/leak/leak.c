@@ -4,7 +4,7 @@
  * loses the only pointer to it.
  *
  * Nothing frees the buffer, ever. A kernel built with kmemleak finds it
- * when it scans memory for pointers: "unreferenced object ... (size 200)",
+ * when it scans memory for pointers: "unreferenced object ... (size 96)",
  * with the allocation's backtrace, which the lab resolves to the line
  * below marked LEAK. Debian's kernels have no kmemleak and cannot see it
  * (see README.md).
@@ -18,7 +18,7 @@
 #include <linux/printk.h>
 #include <linux/slab.h>
 
-#define NOTE_SIZE 200
+#define NOTE_SIZE 96
 
 /* Makes a note and forgets to hand it back or free it. */
 static int make_note(void)

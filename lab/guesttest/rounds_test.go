@@ -1,0 +1,33 @@
+package guesttest
+
+import (
+	"testing"
+
+	"github.com/modlab/modlab/lab/proto"
+)
+
+func TestRounds(t *testing.T) {
+	for _, tc := range []struct {
+		env      string
+		n, want  int
+		slowdown int
+	}{
+		{"", 8000, 8000, 1},
+		{"1", 100, 100, 1},
+		{"garbage", 100, 100, 1},
+		{"-3", 100, 100, 1},
+		{"6", 8000, 1333, 6},
+		{"6", 100, 16, 6},
+		{"6", 30, 10, 6},
+		{"6", 4, 4, 6},
+		{"100", 50, 10, 100},
+	} {
+		t.Setenv(proto.EnvSlowdown, tc.env)
+		if got := Slowdown(); got != tc.slowdown {
+			t.Errorf("%s=%q: Slowdown() = %d, want %d", proto.EnvSlowdown, tc.env, got, tc.slowdown)
+		}
+		if got := Rounds(tc.n); got != tc.want {
+			t.Errorf("%s=%q: Rounds(%d) = %d, want %d", proto.EnvSlowdown, tc.env, tc.n, got, tc.want)
+		}
+	}
+}
