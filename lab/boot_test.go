@@ -15,16 +15,20 @@ func TestKernelArgs(t *testing.T) {
 	debian := Kernel{Release: "6.12.95+deb12-cloud-amd64", Origin: OriginDebian}
 	debug := Kernel{Release: "6.12.117-modlab-debug", Origin: OriginDebug}
 	for _, tc := range []struct {
-		k          Kernel
-		user, want string
+		k    Kernel
+		user string
+		from int
+		want string
 	}{
-		{debian, "", ""},
-		{debian, "quiet", "quiet"},
-		{debug, "", "kasan_multi_shot no5lvl"},
-		{debug, "kasan.fault=panic", "kasan_multi_shot no5lvl kasan.fault=panic"},
+		{debian, "", 0, ""},
+		{debian, "quiet", 0, "quiet"},
+		{debian, "", 2, "modlab_from=2"},
+		{debug, "", 0, "kasan_multi_shot no5lvl"},
+		{debug, "kasan.fault=panic", 0, "kasan_multi_shot no5lvl kasan.fault=panic"},
+		{debug, "quiet", 3, "kasan_multi_shot no5lvl quiet modlab_from=3"},
 	} {
-		if got := kernelArgs(tc.k, tc.user); got != tc.want {
-			t.Errorf("kernelArgs(%s, %q) = %q, want %q", tc.k.Origin, tc.user, got, tc.want)
+		if got := kernelArgs(tc.k, tc.user, tc.from); got != tc.want {
+			t.Errorf("kernelArgs(%s, %q, %d) = %q, want %q", tc.k.Origin, tc.user, tc.from, got, tc.want)
 		}
 	}
 }

@@ -101,6 +101,7 @@ func readLCOV(t *testing.T, path string) map[string]*lcovRecord {
 // line of hello-5.c outside them has code. The JSON report carries the
 // figures; the lcov tracefile and the HTML pages are written.
 func TestCoverageHello(t *testing.T) {
+	t.Parallel() // each boots the debug kernel: the two overlap their builds and boots
 	_, root, cache := labSetup(t)
 	k := gcovKernel(t, cache)
 	dir := filepath.Join(t.TempDir(), "cov")
@@ -263,6 +264,7 @@ module_exit(covmod_exit);`
 // of the user's: the table shows the file's figures, with the function
 // never called and the branch never taken, and where the pages are.
 func TestCoverageRun(t *testing.T) {
+	t.Parallel()
 	_, _, cache := labSetup(t)
 	k := gcovKernel(t, cache)
 	mod := writeModule(t, "covmod", covModule)

@@ -40,9 +40,9 @@ const noDebugKernel = "the debug kernel is not built: run 'modlab kernels build-
 
 // bugModules are the test modules with a bug on purpose, the report the
 // debug kernel prints for each, and the comment that marks the line the
-// report must name (see each one's README.md). lockinv comes first:
-// lockdep stops after its first report, and when another report taints
-// the kernel (KASAN's do).
+// report must name (see each one's README.md). lockdep stops after its
+// first report, and when another report taints the kernel (KASAN's do):
+// then the guest asks for a fresh boot for the units after.
 var bugModules = []struct{ name, report, mark string }{
 	{"lockinv", "WARNING: possible circular locking dependency detected", "/* SECOND ORDER"},
 	{"atomicsleep", "BUG: sleeping function called from invalid context at ", "/* MIGHT SLEEP"},
@@ -88,7 +88,11 @@ func TestBugModules(t *testing.T) {
 		lab.UnitSpec{Name: "leak-again", Src: filepath.Join(root, "lab/testdata/leak")},
 		// The command loads it again; where that lies elsewhere, the
 		// guest learns of it from the kernel's uevent.
-		lab.UnitSpec{Name: "leak-reload", Src: filepath.Join(root, "lab/testdata/leak"), Exec: "rmmod leak && insmod leak.ko"})
+		lab.UnitSpec{Name: "leak-reload", Src: filepath.Join(root, "lab/testdata/leak"), Exec: "rmmod leak && insmod leak.ko"},
+		// lockdep turned itself off after lockinv's report (and after
+		// each KASAN report): the guest asks for a fresh boot, and the
+		// second inversion is seen too.
+		lab.UnitSpec{Name: "lockinv-again", Src: filepath.Join(root, "lab/testdata/lockinv")})
 	kernels := append([]lab.Kernel{}, ks...)
 	if haveDebug {
 		kernels = append(kernels, debug)
@@ -121,6 +125,16 @@ func TestBugModules(t *testing.T) {
 			if x := u[name]; len(x.Splats) != n {
 				t.Errorf("%s: %s has %d reports, want %d: %q", r.Kernel, name, len(x.Splats), n, x.Splats)
 			}
+		}
+		if x := u["lockinv-again"]; r.Kernel == debug.Release && haveDebug {
+			if x.Status != proto.Fail || len(x.Splats) == 0 || !strings.HasPrefix(x.Splats[0], bugModules[0].report) {
+				t.Errorf("%s: lockinv-again = %s, splats %q; want lockdep's report again, in a fresh boot", r.Kernel, x.Status, x.Splats)
+			}
+			if len(r.Fresh) == 0 || !strings.Contains(r.Fresh[0], "from unit atomicsleep: lock debugging turned itself off during unit lockinv") {
+				t.Errorf("%s: fresh boots %q; want one after lockinv", r.Kernel, r.Fresh)
+			}
+		} else if x.Status != proto.Pass || len(r.Fresh) > 0 {
+			t.Errorf("%s: lockinv-again = %s, fresh boots %q; want a pass in one boot", r.Kernel, x.Status, r.Fresh)
 		}
 		if !haveDebug || r.Kernel != debug.Release {
 			for _, m := range bugModules {

@@ -201,6 +201,11 @@ type kernelRun struct {
 	doneAt  time.Time
 	// ended says why the guest stopped before "done" ("" when it finished).
 	ended string
+	// fresh is the guest's request for a fresh boot for the rest of the
+	// units (proto.EvFresh), nil when it made none; from is the unit the
+	// current boot started at.
+	fresh *proto.Event
+	from  int
 	cov   kernelCoverage // --coverage (lab/coverage.go)
 }
 
@@ -230,6 +235,7 @@ var stages = []stage{
 	{"plan", (*kernelRun).makePlan},     // the built modules, tests and programs, and what to do with them
 	{"work", (*kernelRun).startWork},    // the work disk written, the guest told to go
 	{"collect", (*kernelRun).collect},   // the guest's events until "done", and QEMU's exit
+	{"again", (*kernelRun).freshBoots},  // the rest of the units in a fresh boot, when the guest asked
 	{"verdict", (*kernelRun).settle},    // units the guest did not finish, bug reports with source lines
 }
 
@@ -386,7 +392,7 @@ func (r *kernelRun) boot(ctx context.Context) error {
 		r.progress("booting")
 		vm, err := qemu.Boot(ctx, qemu.VMConfig{
 			QEMU: r.o.QEMU, Image: r.image, Initramfs: r.initramfs, Disk: r.disk,
-			MemoryMB: r.o.MemoryMB, Append: kernelArgs(r.k, r.o.Append), Accel: r.sh.accel.QEMUArgs(),
+			MemoryMB: r.o.MemoryMB, Append: kernelArgs(r.k, r.o.Append, r.from), Accel: r.sh.accel.QEMUArgs(),
 			ConsoleLog: r.res.ConsoleLog, TmpDir: r.runDir,
 			Interactive: hasShell(r.units), Stdin: r.o.Stdin, Stdout: r.o.Stdout,
 		})
@@ -401,8 +407,10 @@ func (r *kernelRun) boot(ctx context.Context) error {
 			return nil // makePlan reports the builds
 		}
 		if err == nil {
-			r.res.Phases.BootToInit = hello.Sub(vm.Started)
-			r.res.Phases.Ready = ready.Sub(hello)
+			if r.from == 0 { // the phases are the first boot's
+				r.res.Phases.BootToInit = hello.Sub(vm.Started)
+				r.res.Phases.Ready = ready.Sub(hello)
+			}
 			return nil
 		}
 		vm.Kill()
@@ -439,12 +447,17 @@ var errGaveUp = errors.New("nothing can run")
 const debugKernelArgs = "kasan_multi_shot no5lvl"
 
 // kernelArgs is what the lab adds to kernel k's command line (before the
-// user's own, which may override it).
-func kernelArgs(k Kernel, user string) string {
+// user's own, which may override it), for a boot that starts at the
+// plan's unit number from.
+func kernelArgs(k Kernel, user string, from int) string {
+	args := user
 	if k.Origin == OriginDebug {
-		return strings.TrimSpace(debugKernelArgs + " " + user)
+		args = strings.TrimSpace(debugKernelArgs + " " + args)
 	}
-	return user
+	if from > 0 {
+		args = strings.TrimSpace(fmt.Sprintf("%s %s=%d", args, proto.FromArg, from))
+	}
+	return args
 }
 
 // unhealthyError is a boot whose kernel reached /init's ready unfit to
@@ -594,11 +607,38 @@ func (r *kernelRun) startWork(ctx context.Context) error {
 // then waits for QEMU to exit.
 func (r *kernelRun) collect(ctx context.Context) error {
 	r.ended, r.doneAt = r.events(workTimeout(r.units, r.k))
-	r.res.Phases.Work = r.doneAt.Sub(r.goAt)
+	r.res.Phases.Work += r.doneAt.Sub(r.goAt)
 	err := r.vm.Wait(30 * time.Second)
 	r.res.Phases.Shutdown = time.Since(r.doneAt)
 	if err != nil && r.ended == "" {
 		return err
+	}
+	return nil
+}
+
+// freshBoots boots the kernel again for the rest of the units, as often
+// as the guest asks (proto.EvFresh): a unit left the kernel's checks off,
+// and the units after it must not run without them. Each boot has a
+// console log of its own; the report keeps the last one's path.
+func (r *kernelRun) freshBoots(ctx context.Context) error {
+	for n := 2; r.fresh != nil && r.ended == ""; n++ {
+		e := r.fresh
+		r.fresh = nil
+		if e.From <= r.from || e.From >= len(r.plan.Units) {
+			return fmt.Errorf("the guest asked for a fresh boot at unit %d of %d (this boot started at %d)", e.From, len(r.plan.Units), r.from)
+		}
+		r.from = e.From
+		r.res.Fresh = append(r.res.Fresh, fmt.Sprintf("boot %d from unit %s: %s", n, r.plan.Units[e.From].Name, e.Msg))
+		r.res.ConsoleLog = filepath.Join(r.runDir, fmt.Sprintf("console-%d.log", n))
+		r.vm = nil
+		for _, step := range []func(*kernelRun, context.Context) error{(*kernelRun).boot, (*kernelRun).startWork, (*kernelRun).collect} {
+			if err := step(r, ctx); err != nil {
+				// The units that ran keep their verdicts; settle gives
+				// the rest this reason (and the kernel a lab error).
+				r.ended = fmt.Sprintf("fresh boot %d: %v", n, err)
+				return nil
+			}
+		}
 	}
 	return nil
 }
@@ -660,6 +700,9 @@ func (r *kernelRun) events(timeout time.Duration) (string, time.Time) {
 				r.progress("%s: kmemleak: %d leak(s)", e.Unit, len(e.Splats))
 			case proto.EvCoverage:
 				r.addCoverage(e)
+			case proto.EvFresh:
+				r.fresh = &e
+				r.progress("a fresh boot for the next units: %s", e.Msg)
 			case proto.EvFatal:
 				return "guest /init failed: " + e.Msg, time.Now()
 			case proto.EvDone:

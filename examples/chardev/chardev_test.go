@@ -6,7 +6,8 @@
 // number of opens; reads honour the offset, at any size and through pread
 // and lseek; a bad buffer gives EFAULT; writes give EINVAL; one opener at a
 // time, even with 8 processes racing; rmmod fails while the device is open
-// and works after the close; 100 load/unload cycles. It also runs
+// and works after the close; 100 load/unload cycles (stress loops run
+// fewer rounds on the slower debug kernel: guesttest.Rounds). It also runs
 // `modlab uevent` on the real kernel: the monitor shows the device's add
 // and remove events, and the example's rules file (99-chardev.rules) runs
 // its trigger when the module is loaded and unloaded. `modlab test chardev`
@@ -459,18 +460,18 @@ func TestUnloadWhileOpen(t *testing.T) {
 	log.Want(t, "chardev: unloaded after 1 opens")
 }
 
-const (
-	workers = 8
-	rounds  = 1000
-)
+// workers is how many processes TestConcurrentOpeners races.
+const workers = 8
 
-// TestConcurrentOpeners: 8 processes each do 1000 open/read/close rounds,
-// retrying an open that says EBUSY once a round has ended (see
-// workerRounds). A counter the processes share in
-// memory says how many hold the device: it must never exceed 1. Every
-// successful open got a message with its own number: together they are
-// exactly 1..8000, and the next open is the 8001st.
+// TestConcurrentOpeners: 8 processes each do 1000 open/read/close rounds
+// (guesttest.Rounds: fewer on the debug kernel), retrying an open that says
+// EBUSY once a round has ended (see workerRounds). A counter the processes
+// share in memory says how many hold the device: it must never exceed 1.
+// Every successful open got a message with its own number: together they
+// are exactly 1..8000 (workers times rounds), and the next open is the
+// one after.
 func TestConcurrentOpeners(t *testing.T) {
+	rounds := guesttest.Rounds(1000)
 	load(t)
 	sharedFile := filepath.Join(t.TempDir(), "shared")
 	if err := os.WriteFile(sharedFile, make([]byte, os.Getpagesize()), 0o600); err != nil {
@@ -542,11 +543,13 @@ func TestConcurrentOpeners(t *testing.T) {
 	}
 }
 
-// TestLoadUnloadCycles: 100 times load, read, unload; the node and the
-// /proc/devices entry come and go each time, and each load counts from 1.
+// TestLoadUnloadCycles: 100 times (fewer on the debug kernel:
+// guesttest.Rounds) load, read, unload; the node and the /proc/devices
+// entry come and go each time, and each load counts from 1.
 func TestLoadUnloadCycles(t *testing.T) {
+	cycles := guesttest.Rounds(100)
 	start := time.Now()
-	for i := 0; i < 100; i++ {
+	for i := 0; i < cycles; i++ {
 		m := load(t)
 		major := procMajor(t, "chardev")
 		var st unix.Stat_t
@@ -561,7 +564,7 @@ func TestLoadUnloadCycles(t *testing.T) {
 			t.Fatalf("cycle %d: %s after unload: %v", i, dev, err)
 		}
 	}
-	t.Logf("100 cycles in %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("%d cycles in %v", cycles, time.Since(start).Round(time.Millisecond))
 }
 
 // background is a modlab command running in the background with its
@@ -625,12 +628,16 @@ func lines(r io.Reader, drained *sync.WaitGroup) chan string {
 	return ch
 }
 
-// waitLine waits up to 10 s for a line of ch that satisfies ok, and
+// patience is how long a test waits for what should come at once: 10 s,
+// times the kernel's slowdown.
+func patience() time.Duration { return time.Duration(guesttest.Slowdown()) * 10 * time.Second }
+
+// waitLine waits up to patience() for a line of ch that satisfies ok, and
 // returns the lines seen up to and including it.
 func waitLine(t *testing.T, what string, ch chan string, ok func(string) bool) []string {
 	t.Helper()
 	var seen []string
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(patience())
 	for {
 		select {
 		case l, open := <-ch:
@@ -642,7 +649,7 @@ func waitLine(t *testing.T, what string, ch chan string, ok func(string) bool) [
 				return seen
 			}
 		case <-deadline:
-			t.Fatalf("waiting for %s: nothing in 10s; the output was:\n%s", what, strings.Join(seen, "\n"))
+			t.Fatalf("waiting for %s: nothing in %v; the output was:\n%s", what, patience(), strings.Join(seen, "\n"))
 		}
 	}
 }
@@ -657,22 +664,22 @@ func (b *background) stop(t *testing.T) {
 		if err != nil {
 			t.Errorf("modlab %s after SIGTERM: %v", strings.Join(b.cmd.Args[1:], " "), err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Errorf("modlab %s did not stop on SIGTERM", strings.Join(b.cmd.Args[1:], " "))
+	case <-time.After(patience()):
+		t.Errorf("modlab %s did not stop on SIGTERM in %v", strings.Join(b.cmd.Args[1:], " "), patience())
 	}
 }
 
-// waitFile waits up to 10 s for the file to hold want.
+// waitFile waits up to patience() for the file to hold want.
 func waitFile(t *testing.T, path, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(patience())
 	for {
 		b, _ := os.ReadFile(path)
 		if string(b) == want {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s holds %q after 10s, want %q", path, b, want)
+			t.Fatalf("%s holds %q after %v, want %q", path, b, patience(), want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -803,7 +810,7 @@ SUBSYSTEM="chardev", ACTION=="add", RUN+="touch `+marker+`"
 	if !slices.Equal(errLines, want) {
 		t.Errorf("stderr:\n%s\nwant:\n%s", strings.Join(errLines, "\n"), strings.Join(want, "\n"))
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(time.Duration(guesttest.Slowdown()) * 200 * time.Millisecond)
 	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a command ran: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/modlab/modlab/examples/chardev2/uapi"
+	"github.com/modlab/modlab/lab/guesttest"
 )
 
 // The concurrency test's messages: full-length ones of distinct bytes and
@@ -245,8 +246,9 @@ func (s *stall) page2() uintptr { return uintptr(unsafe.Pointer(&s.mem[0])) + ui
 func (s *stall) wait(t *testing.T) {
 	t.Helper()
 	fds := []unix.PollFd{{Fd: int32(s.uffd), Events: unix.POLLIN}}
-	if n, err := unix.Poll(fds, 10000); n != 1 || err != nil {
-		t.Fatalf("no fault on the stalled page within 10s (poll: %d, %v)", n, err)
+	wait := time.Duration(guesttest.Slowdown()) * 10 * time.Second
+	if n, err := unix.Poll(fds, int(wait.Milliseconds())); n != 1 || err != nil {
+		t.Fatalf("no fault on the stalled page within %v (poll: %d, %v)", wait, n, err)
 	}
 	msg := make([]byte, sizeofUffdMsg)
 	if n, err := unix.Read(s.uffd, msg); n != sizeofUffdMsg || err != nil {
@@ -279,8 +281,9 @@ func (s *stall) release(t *testing.T, content []byte) {
 	}
 }
 
-// within runs f and fails the test if it has not returned in 2 seconds;
-// it then waits for f anyway (after unstall, which lets it finish).
+// within runs f and fails the test if it has not returned in 2 seconds
+// (times the kernel's slowdown); it then waits for f anyway (after
+// unstall, which lets it finish).
 func within(t *testing.T, what string, f func(), unstall func()) {
 	t.Helper()
 	done := make(chan struct{})
@@ -288,7 +291,7 @@ func within(t *testing.T, what string, f func(), unstall func()) {
 	select {
 	case <-done:
 		return
-	case <-time.After(2 * time.Second):
+	case <-time.After(time.Duration(guesttest.Slowdown()) * 2 * time.Second):
 		t.Errorf("%s waited for a system call stalled in a page fault: a lock is held across a user copy", what)
 	}
 	unstall()

@@ -208,9 +208,10 @@ func TestReadFillsTheBuffer(t *testing.T) {
 			}
 		}
 	}
-	// Forever: a thousand reads later it still fills the buffer.
+	// Forever: a thousand reads later (guesttest.Rounds: fewer on the
+	// debug kernel) it still fills the buffer.
 	buf := make([]byte, 64<<10)
-	for i := range 1000 {
+	for i := range guesttest.Rounds(1000) {
 		if n, err := unix.Read(fd, buf); n != len(buf) || err != nil {
 			t.Fatalf("read %d = %d, %v; want %d", i, n, err, len(buf))
 		}
@@ -484,7 +485,8 @@ func TestBadPointers(t *testing.T) {
 // open with a setter always get a read of one byte, never a mix.
 func TestConcurrentOpeners(t *testing.T) {
 	_, node := setup(t)
-	const openers, rounds = 6, 300
+	const openers = 6
+	rounds := guesttest.Rounds(300)
 	var wg sync.WaitGroup
 	for i := range openers {
 		wg.Add(1)
@@ -544,7 +546,7 @@ func TestConcurrentOpeners(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 256<<10)
-			for r := range 50 {
+			for r := range guesttest.Rounds(50) {
 				n, err := unix.Read(fd, buf)
 				if n != len(buf) || err != nil || !(uniform(buf, 0) || uniform(buf, 0xff)) {
 					t.Errorf("reader %d round %d: %d, %v: a read mixed values or came short", i, r, n, err)
@@ -576,12 +578,14 @@ func TestOpenPinsModule(t *testing.T) {
 	m.Unload(t)
 }
 
-// TestLoadUnloadCycles: 100 loads and unloads, each used in between; the
-// lab's log and taint checks around the test catch any kernel bug.
+// TestLoadUnloadCycles: 100 loads and unloads (fewer on the debug kernel:
+// guesttest.Rounds), each used in between; the lab's log and taint checks
+// around the test catch any kernel bug.
 func TestLoadUnloadCycles(t *testing.T) {
+	cycles := guesttest.Rounds(100)
 	log := guesttest.KernelLog(t)
 	buf := make([]byte, 4096)
-	for i := range 100 {
+	for i := range cycles {
 		if err := guesttest.TryLoad(t, module); err != nil {
 			t.Fatalf("cycle %d: load: %v", i, err)
 		}
@@ -619,8 +623,8 @@ func TestLoadUnloadCycles(t *testing.T) {
 			n++
 		}
 	}
-	if n != 100 {
-		t.Errorf("the kernel log has %d unload lines, want 100", n)
+	if n != cycles {
+		t.Errorf("the kernel log has %d unload lines, want %d", n, cycles)
 	}
 	log.Clean(t)
 }

@@ -77,10 +77,11 @@ func startPidwait(t *testing.T, attr *syscall.SysProcAttr) *pidwait {
 		}
 	}()
 	var line string
+	wait := time.Duration(guesttest.Slowdown()) * 10 * time.Second
 	select {
 	case line = <-first:
-	case <-time.After(10 * time.Second):
-		t.Fatal("pidwait printed nothing in 10 s")
+	case <-time.After(wait):
+		t.Fatalf("pidwait printed nothing in %v", wait)
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(line, "My PID is: "))
 	if err != nil {
@@ -92,17 +93,19 @@ func startPidwait(t *testing.T, attr *syscall.SysProcAttr) *pidwait {
 }
 
 // waitSleeping waits until the task is asleep (state S): pidwait prints its
-// pid just before it goes to sleep in pause(2).
+// pid just before it goes to sleep in pause(2). It allows 5 s, times the
+// kernel's slowdown.
 func waitSleeping(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	wait := time.Duration(guesttest.Slowdown()) * 5 * time.Second
+	deadline := time.Now().Add(wait)
 	for {
 		st := stat(t, pid)
 		if st.state == "S" {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("pid %d is in state %s, not S, after 5 s", pid, st.state)
+			t.Fatalf("pid %d is in state %s, not S, after %v", pid, st.state, wait)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -325,11 +328,13 @@ func TestModinfo(t *testing.T) {
 	}
 }
 
-// TestLoadUnloadCycles loads pid_info 100 times on a sleeping pidwait.
+// TestLoadUnloadCycles loads pid_info 100 times (fewer on the debug kernel:
+// guesttest.Rounds) on a sleeping pidwait.
 func TestLoadUnloadCycles(t *testing.T) {
+	cycles := guesttest.Rounds(100)
 	p := startPidwait(t, nil)
 	log := guesttest.KernelLog(t)
-	for i := range 100 {
+	for i := range cycles {
 		m := guesttest.Load(t, "pid_info", fmt.Sprintf("pid=%d", p.pid))
 		m.Unload(t)
 		if m.Loaded() {
@@ -342,8 +347,8 @@ func TestLoadUnloadCycles(t *testing.T) {
 			n++
 		}
 	}
-	if n != 100 {
-		t.Errorf("pid_info logged comm=pidwait %d times in 100 loads", n)
+	if n != cycles {
+		t.Errorf("pid_info logged comm=pidwait %d times in %d loads", n, cycles)
 	}
 	log.Clean(t)
 }

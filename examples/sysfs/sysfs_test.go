@@ -452,18 +452,20 @@ func TestConcurrent(t *testing.T) {
 		t.Error(p)
 	}
 	t.Logf("%d reads, %d writes in 2 s", reads.Load(), writes.Load())
-	if reads.Load() < 100 || writes.Load() < 100 {
+	// At least 100 of each in the time (fewer on the slower debug kernel).
+	if least := int64(guesttest.Rounds(100)); reads.Load() < least || writes.Load() < least {
 		t.Errorf("only %d reads and %d writes: the race was hardly run", reads.Load(), writes.Load())
 	}
 }
 
-// TestLoadUnloadCycles loads and unloads each module 100 times; hello-sysfs
-// starts at 0 each time (a fresh struct) and takes a write.
+// TestLoadUnloadCycles loads and unloads each module 100 times (fewer on
+// the debug kernel: guesttest.Rounds); hello-sysfs starts at 0 each time (a
+// fresh struct) and takes a write.
 func TestLoadUnloadCycles(t *testing.T) {
 	for _, mod := range []string{"hello-sysfs", "simple-sysfs"} {
 		t.Run(mod, func(t *testing.T) {
 			log := guesttest.KernelLog(t)
-			for i := range 100 {
+			for i := range guesttest.Rounds(100) {
 				m := guesttest.Load(t, mod)
 				if _, err := os.Stat(dir); err != nil {
 					t.Fatalf("cycle %d: %v", i, err)

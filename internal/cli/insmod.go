@@ -91,13 +91,17 @@ func runInsmod(env *Env, args []string) error {
 }
 
 // insmodHints explains a failed load: the general cause of the errno (or
-// that the module's init returned it), the vermagic of the file against the
+// that the module's init returned it, or that a built-in module has the
+// name: EINVAL, which kmod calls "Invalid parameters"), the vermagic of the file against the
 // running kernel for ENOEXEC, and what the kernel logged about the module
 // meanwhile: every line when its init ran, since they are its own.
 func insmodHints(env *Env, file string, errno unix.Errno, initFailed bool, klog *kmsg.Reader) []string {
 	var hints []string
+	name := modname.FromPath(file)
 	if initFailed {
 		hints = append(hints, loader.InitHint(errno))
+	} else if (errno == unix.EINVAL || errno == unix.EEXIST) && loader.IsBuiltin(env.Path("/sys"), env.Path("/proc"), name) {
+		hints = append(hints, loader.BuiltinHint(name))
 	} else if h := loader.Hint("load", errno); h != "" {
 		hints = append(hints, h)
 	}
@@ -124,7 +128,6 @@ func insmodHints(env *Env, file string, errno unix.Errno, initFailed bool, klog 
 		}
 	}
 	if klog != nil {
-		name := modname.FromPath(file)
 		var msgs []string
 		for {
 			rec, err := klog.Next()

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/modlab/modlab/kmod/modname"
 )
 
 // HasModuleSupport reports whether the running kernel was built with
@@ -37,10 +39,13 @@ func InitHint(errno unix.Errno) string {
 }
 
 // Hint is Hint(e.Op, e.Errno), or InitHint when the module's init function
-// returned the error.
+// returned the error, or BuiltinHint when a built-in module has the name.
 func (e *Error) Hint() string {
 	if e.InitFailed {
 		return InitHint(e.Errno)
+	}
+	if e.Builtin != "" {
+		return BuiltinHint(e.Builtin)
 	}
 	return Hint(e.Op, e.Errno)
 }
@@ -56,7 +61,11 @@ func (l *Loader) procDir() string {
 func (l *Loader) loadErr(name string, err error) error {
 	var errno unix.Errno
 	if errors.As(err, &errno) {
-		return &Error{Op: "load", Name: name, Errno: errno, InitFailed: InitFailed(errno, l.procDir())}
+		e := &Error{Op: "load", Name: name, Errno: errno, InitFailed: InitFailed(errno, l.procDir())}
+		if mod := modname.FromPath(name); nameTakenErrno(errno) && IsBuiltin(l.sysDir(), l.procDir(), mod) {
+			e.Builtin = mod
+		}
+		return e
 	}
 	return &Error{Op: "load", Name: name, Err: err}
 }

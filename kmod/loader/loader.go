@@ -40,6 +40,9 @@ type Error struct {
 	// InitFailed says the kernel ran the module's init function, which
 	// returned -Errno (see InitFailed).
 	InitFailed bool
+	// Builtin is the name of the built-in module that holds the module's
+	// name, when that is why the kernel refused it (see IsBuiltin).
+	Builtin string
 }
 
 func (e *Error) Error() string {

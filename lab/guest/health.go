@@ -138,3 +138,40 @@ func applyTestTaint(letters string) error {
 	}
 	return nil
 }
+
+// The kernel's health between units. Lockdep turns itself off for good
+// after its first report, and when the kernel is tainted in most ways (a
+// proprietary module's P among them: "Disabling lock debugging due to
+// kernel taint"). The units after that would run without it and pass
+// where they should not; so the guest stops there and asks the host for
+// a fresh boot for the rest (proto.EvFresh).
+
+// lockdepOn reports whether lockdep is on (false without lockdep).
+func lockdepOn() bool {
+	stats, _ := os.ReadFile(lockdepStats)
+	on, ok := debugLocks(string(stats))
+	return ok && on
+}
+
+// lostChecks says why the units after unit can no longer be vouched for:
+// lockdep was on before (before) and is off now (now); "" when nothing was
+// lost.
+func lostChecks(before, now bool, unit string) string {
+	if before && !now {
+		return "lock debugging turned itself off during unit " + unit + " (debug_locks: 0 in " + lockdepStats + ")"
+	}
+	return ""
+}
+
+// startAt reads the unit number a fresh boot starts at (proto.FromArg, ""
+// for the first boot), for a plan of n units.
+func startAt(v string, n int) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	i, err := strconv.Atoi(v)
+	if err != nil || i < 0 || i >= n {
+		return 0, fmt.Errorf("%s=%q: not a unit number of a plan of %d units", proto.FromArg, v, n)
+	}
+	return i, nil
+}

@@ -54,8 +54,8 @@ var earlyKASAN = []string{
 	"x86/cpu: User Mode Instruction Prevention (UMIP) activated",
 }
 
-const lockdepOn = " lock-classes:                         1502 [max: 8192]\n debug_locks:                            1\n"
-const lockdepOff = " lock-classes:                         1502 [max: 8192]\n debug_locks:                            0\n"
+const lockdepOnStats = " lock-classes:                         1502 [max: 8192]\n debug_locks:                            1\n"
+const lockdepOffStats = " lock-classes:                         1502 [max: 8192]\n debug_locks:                            0\n"
 
 func TestJudgeHealth(t *testing.T) {
 	t.Parallel()
@@ -69,15 +69,15 @@ func TestJudgeHealth(t *testing.T) {
 		splats int
 	}{
 		{"Debian kernel, clean", clean, "", "", nil, 0},
-		{"debug kernel, clean", clean, "", lockdepOn, nil, 0},
-		{"harmless taint", clean, "OE", lockdepOn, nil, 0},
-		{"early KASAN report", earlyKASAN, "B", lockdepOff, []string{
+		{"debug kernel, clean", clean, "", lockdepOnStats, nil, 0},
+		{"harmless taint", clean, "OE", lockdepOnStats, nil, 0},
+		{"early KASAN report", earlyKASAN, "B", lockdepOffStats, []string{
 			`the kernel reported 1 bug(s) while booting, first "BUG: KASAN: wild-memory-access in do_raw_spin_lock+0x122/0x270"`,
 			"the kernel is tainted (B) before any module was loaded",
 			"lock debugging is off (debug_locks: 0 in /proc/lockdep_stats)"}, 1},
-		{"tainted, nothing in the log", clean, "W", lockdepOn, []string{"tainted (W)"}, 0},
-		{"lockdep off alone", clean, "", lockdepOff, []string{"lock debugging is off"}, 0},
-		{"a module's look-alike is no report", append(clean, "mymod: BUG: counter wrapped"), "", lockdepOn, nil, 0},
+		{"tainted, nothing in the log", clean, "W", lockdepOnStats, []string{"tainted (W)"}, 0},
+		{"lockdep off alone", clean, "", lockdepOffStats, []string{"lock debugging is off"}, 0},
+		{"a module's look-alike is no report", append(clean, "mymod: BUG: counter wrapped"), "", lockdepOnStats, nil, 0},
 	} {
 		taint, err := kcheck.ParseLetters(tc.taint)
 		if err != nil {
@@ -107,8 +107,8 @@ func TestJudgeHealth(t *testing.T) {
 func TestDebugLocks(t *testing.T) {
 	t.Parallel()
 	for stats, want := range map[string][2]bool{
-		lockdepOn:                   {true, true},
-		lockdepOff:                  {false, true},
+		lockdepOnStats:              {true, true},
+		lockdepOffStats:             {false, true},
 		"":                          {false, false},
 		" debug_locks: x\n":         {false, false},
 		" lock-classes: 1 [max: 8]": {false, false},
@@ -116,6 +116,49 @@ func TestDebugLocks(t *testing.T) {
 		on, ok := debugLocks(stats)
 		if on != want[0] || ok != want[1] {
 			t.Errorf("debugLocks(%q) = %v, %v; want %v, %v", stats, on, ok, want[0], want[1])
+		}
+	}
+}
+
+func TestLostChecks(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		before, now bool
+		want        bool
+	}{
+		{true, false, true},
+		{true, true, false},
+		{false, false, false}, // no lockdep, or off since ready (the host never gets there)
+		{false, true, false},
+	} {
+		got := lostChecks(tc.before, tc.now, "lockinv")
+		if (got != "") != tc.want {
+			t.Errorf("lostChecks(%v, %v) = %q, want a reason: %v", tc.before, tc.now, got, tc.want)
+		}
+		if got != "" && !strings.Contains(got, "during unit lockinv") {
+			t.Errorf("reason %q does not name the unit", got)
+		}
+	}
+}
+
+func TestStartAt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		v    string
+		n    int
+		want int
+		ok   bool
+	}{
+		{"", 3, 0, true},
+		{"0", 3, 0, true},
+		{"2", 3, 2, true},
+		{"3", 3, 0, false},
+		{"-1", 3, 0, false},
+		{"x", 3, 0, false},
+	} {
+		got, err := startAt(tc.v, tc.n)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("startAt(%q, %d) = %d, %v; want %d, ok %v", tc.v, tc.n, got, err, tc.want, tc.ok)
 		}
 	}
 }

@@ -107,8 +107,20 @@ func (g *guest) main() error {
 	if err != nil {
 		return err
 	}
-	for _, u := range plan.Units {
-		g.runUnit(u)
+	from, err := startAt(os.Getenv(proto.FromArg), len(plan.Units))
+	if err != nil {
+		return err
+	}
+	lockdep := lockdepOn()
+	for i := from; i < len(plan.Units); i++ {
+		g.runUnit(plan.Units[i])
+		if i+1 == len(plan.Units) {
+			break
+		}
+		if why := lostChecks(lockdep, lockdepOn(), plan.Units[i].Name); why != "" {
+			g.send(proto.Event{Ev: proto.EvFresh, From: i + 1, Msg: why})
+			break
+		}
 	}
 	if err := g.sendLeaks(); err != nil {
 		return err
@@ -134,6 +146,10 @@ func mountAll() error {
 		if err := unix.Mount(m.src, m.dst, m.fstype, 0, ""); err != nil && err != unix.EBUSY {
 			return fmt.Errorf("mount %s on %s: %w", m.fstype, m.dst, err)
 		}
+	}
+	// An empty /mnt, as on any Linux system, for commands that mount there.
+	if err := os.MkdirAll("/mnt", 0o755); err != nil {
+		return fmt.Errorf("mkdir /mnt: %w", err)
 	}
 	// debugfs and tracefs are useful to examples; absence is not an error.
 	unix.Mount("debugfs", "/sys/kernel/debug", "debugfs", 0, "")

@@ -150,6 +150,18 @@ const (
 // the unit fails.
 const EvLeaks = "leaks"
 
+// EvFresh asks the host for a fresh boot for the units from the plan's
+// unit number From (counted from 0) on: the unit before it left the
+// kernel unable to vouch for the next ones (lockdep turned itself off,
+// after its own report or the kernel's taint). Msg says why. The guest
+// then reports leaks and sends done; the host boots again with
+// FromArg=From on the command line, and the guest starts at that unit.
+const EvFresh = "fresh"
+
+// FromArg is the kernel command-line word (passed to /init's environment)
+// that makes the guest start at unit number N of the plan: FromArg=N.
+const FromArg = "modlab_from"
+
 // EvCoverage is a gcov data file of a unit run with coverage, sent before
 // its unit-end: Name (its path under GcovRoot, which is where its object
 // was compiled) and Data; or Msg, when the guest could not collect them.
@@ -183,6 +195,8 @@ type Event struct {
 	// units it would run: a bug report in its log since boot (in Splats),
 	// a bad taint flag, lockdep or kmemleak turned off. "" when healthy.
 	Unhealthy string `json:"unhealthy,omitempty"`
+	// From (fresh only) is the plan's unit number the next boot starts at.
+	From int `json:"from,omitempty"`
 }
 
 // LogLine is a kernel log record of a unit's run.

@@ -61,6 +61,9 @@ func (k *ktap) kernel(n int, r *KernelResult) {
 	if r.Retried != "" {
 		k.diag("retried: " + firstLine(r.Retried))
 	}
+	for _, f := range r.Fresh {
+		k.diag("fresh boot: " + f)
+	}
 	if r.ConsoleLog != "" {
 		k.diag("console log: " + r.ConsoleLog)
 	}

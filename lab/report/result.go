@@ -62,12 +62,16 @@ type UnitResult struct {
 
 // KernelResult is everything that happened in one kernel.
 type KernelResult struct {
-	Kernel     string       `json:"kernel"`
-	Accel      string       `json:"accel,omitempty"` // the accelerator used: kvm or tcg
-	Units      []UnitResult `json:"units"`
-	Infra      string       `json:"infra_error,omitempty"` // the lab failed, not the module
-	Retried    string       `json:"retried,omitempty"`     // why the first boot was retried
-	ConsoleLog string       `json:"console_log"`
-	QEMU       string       `json:"qemu_command"`
-	Phases     Phases       `json:"phases"`
+	Kernel  string       `json:"kernel"`
+	Accel   string       `json:"accel,omitempty"` // the accelerator used: kvm or tcg
+	Units   []UnitResult `json:"units"`
+	Infra   string       `json:"infra_error,omitempty"` // the lab failed, not the module
+	Retried string       `json:"retried,omitempty"`     // why the first boot was retried
+	// Fresh says why the units were spread over more than one boot: one
+	// line for each boot after the first (a unit left the kernel's checks
+	// off, e.g. lockdep after its report or a proprietary module's taint).
+	Fresh      []string `json:"fresh_boots,omitempty"`
+	ConsoleLog string   `json:"console_log"`
+	QEMU       string   `json:"qemu_command"`
+	Phases     Phases   `json:"phases"`
 }

@@ -114,6 +114,9 @@ func writeDetails(w io.Writer, r *KernelResult) {
 	if r.Retried != "" {
 		fmt.Fprintf(w, "\n[%s] note: the first boot was retried: %s\n", r.Kernel, indent(r.Retried))
 	}
+	for _, f := range r.Fresh {
+		fmt.Fprintf(w, "\n[%s] note: a fresh boot for the units after: %s\n", r.Kernel, f)
+	}
 	if r.Infra != "" {
 		fmt.Fprintf(w, "\n[%s] LAB ERROR: %s\n", r.Kernel, indent(r.Infra))
 		if r.ConsoleLog != "" {
