@@ -18,6 +18,7 @@ import (
 	"github.com/modlab/modlab/internal/cli"
 	"github.com/modlab/modlab/lab"
 	"github.com/modlab/modlab/lab/accel"
+	"github.com/modlab/modlab/lab/labtest"
 	"github.com/modlab/modlab/lab/proto"
 )
 
@@ -27,22 +28,7 @@ import (
 // lab (the reason names the missing piece).
 func labSetup(t *testing.T) ([]lab.Kernel, string, string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("boots QEMU: not in -short mode")
-	}
-	ks, _ := lab.Kernels("/")
-	if len(ks) == 0 {
-		t.Skip("no kernel with headers installed: run scripts/setup.sh")
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("qemu-system-x86_64 not installed: run scripts/setup.sh")
-	}
-	root, err := lab.FindSourceRoot(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := lab.DefaultCacheDir(os.Getenv)
-	return ks, root, cache
+	return labtest.Setup(t)
 }
 
 // writeModule writes a kbuild folder with one module, outside the repo.

@@ -13,22 +13,12 @@
 #   SECONDS  time spent on each device (default 3)
 # Without a binary it builds ./cmd/modlab into a temporary directory.
 set -eu
-cd "$(dirname "$0")/.."
-tmp=$(mktemp -d /tmp/bench-chardev.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-bin=${1:-}
+. "$(dirname "$0")/lib/bench.sh"
+bench_setup chardev "${1:-}"
 kernel=${2:-all}
 secs=${3:-3}
-if [ -z "$bin" ]; then
-	CGO_ENABLED=0 go build -o "$tmp/modlab" ./cmd/modlab
-	bin=$tmp/modlab
-fi
 
-if ! "$bin" run examples/chardev --kernel "$kernel" --exec "chardevbench -t ${secs}s -n 6" >"$tmp/out" 2>&1; then
-	cat "$tmp/out"
-	echo "bench-chardev: modlab run failed" >&2
-	exit 1
-fi
+bench_run chardev examples/chardev --kernel "$kernel" --exec "chardevbench -t ${secs}s -n 6"
 
 # Each kernel's part of the report starts with "== RELEASE: chardev"; its
 # output holds chardevbench's three lines.
@@ -50,6 +40,4 @@ END {
 			r, rate(dev[r]), usec(dev[r]), rate(zero[r]), usec(zero[r]), f[4], median
 	}
 }' "$tmp/out"
-if grep -q '^MODULE .*(tcg)' "$tmp/out"; then
-	echo "  (under QEMU's TCG, software emulation: every system call costs tens of microseconds more than on hardware)"
-fi
+bench_tcg_note "(under QEMU's TCG, software emulation: every system call costs tens of microseconds more than on hardware)"

@@ -18,24 +18,14 @@
 #   SECONDS  time spent in each mode (default 4), in 8 rounds
 # Without a binary it builds ./cmd/modlab into a temporary directory.
 set -eu
-cd "$(dirname "$0")/.."
-tmp=$(mktemp -d /tmp/bench-hook.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-bin=${1:-}
+. "$(dirname "$0")/lib/bench.sh"
+bench_setup hook "${1:-}"
 kernel=${2:-all}
 secs=${3:-4}
-if [ -z "$bin" ]; then
-	CGO_ENABLED=0 go build -o "$tmp/modlab" ./cmd/modlab
-	bin=$tmp/modlab
-fi
 
 cmd="hookbench -t ${secs}s -n 8"
-if ! "$bin" run examples/hook_syscall --kernel "$kernel" --timeout 10m \
-	--append 'slub_debug=- kfence.sample_interval=0' --exec "$cmd" >"$tmp/out" 2>&1; then
-	cat "$tmp/out"
-	echo "bench-hook: modlab run failed" >&2
-	exit 1
-fi
+bench_run hook examples/hook_syscall --kernel "$kernel" --timeout 10m \
+	--append 'slub_debug=- kfence.sample_interval=0' --exec "$cmd"
 
 # Each kernel's part of the report starts with "== RELEASE: hook_syscall";
 # its output has one "hookbench: MODE" line per mode.
@@ -59,6 +49,4 @@ END {
 			(worst <= 1.2 ? "met" : "NOT met")
 	}
 }' "$tmp/out"
-if grep -q '^MODULE .*(tcg)' "$tmp/out"; then
-	echo "  (under QEMU's TCG, software emulation; see examples/hook_syscall/README.md)"
-fi
+bench_tcg_note "(under QEMU's TCG, software emulation; see examples/hook_syscall/README.md)"

@@ -11,23 +11,13 @@
 #   MIB     MiB to read from each file (default 512)
 # Without a binary it builds ./cmd/modlab into a temporary directory.
 set -eu
-cd "$(dirname "$0")/.."
-tmp=$(mktemp -d /tmp/bench-ioctl.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-bin=${1:-}
+. "$(dirname "$0")/lib/bench.sh"
+bench_setup ioctl "${1:-}"
 kernel=${2:-all}
 mib=${3:-512}
-if [ -z "$bin" ]; then
-	CGO_ENABLED=0 go build -o "$tmp/modlab" ./cmd/modlab
-	bin=$tmp/modlab
-fi
 
 cmd="ioctlctl mknod /dev/ioctltest >/dev/null && ioctlbench --size 1048576 --total $mib --rounds 8 /dev/ioctltest"
-if ! "$bin" run examples/ioctl --kernel "$kernel" --timeout 10m --exec "$cmd" >"$tmp/out" 2>&1; then
-	cat "$tmp/out"
-	echo "bench-ioctl: modlab run failed" >&2
-	exit 1
-fi
+bench_run ioctl examples/ioctl --kernel "$kernel" --timeout 10m --exec "$cmd"
 
 # Each kernel's part of the report starts with "== RELEASE: ioctl"; its
 # output ends with the "ioctlbench:" totals line.
@@ -47,6 +37,4 @@ END {
 			r, dev, zero, ratio, median, (ratio >= 0.9 ? "met" : "NOT met")
 	}
 }' "$tmp/out"
-if grep -q '^MODULE .*(tcg)' "$tmp/out"; then
-	echo "  (under QEMU's TCG, software emulation: string instructions are slow there, see examples/ioctl/README.md)"
-fi
+bench_tcg_note "(under QEMU's TCG, software emulation: string instructions are slow there, see examples/ioctl/README.md)"

@@ -8,15 +8,9 @@
 # Usage: scripts/bench-modinfo.sh [MODLAB_BINARY] [ROUNDS]
 # Without a binary it builds ./cmd/modlab into a temporary directory.
 set -eu
-cd "$(dirname "$0")/.."
-tmp=$(mktemp -d /tmp/bench-modinfo.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-bin=${1:-}
+. "$(dirname "$0")/lib/bench.sh"
+bench_setup modinfo "${1:-}"
 rounds=${2:-3}
-if [ -z "$bin" ]; then
-	CGO_ENABLED=0 go build -o "$tmp/modlab" ./cmd/modlab
-	bin=$tmp/modlab
-fi
 bin=$(realpath "$bin")
 kmod=$(command -v modinfo || echo /usr/sbin/modinfo)
 [ -x "$kmod" ] || { echo "bench-modinfo: kmod's modinfo not found" >&2; exit 1; }

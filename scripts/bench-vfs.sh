@@ -12,24 +12,14 @@
 #   FILES   files created per round (default 2000)
 # Without a binary it builds ./cmd/modlab into a temporary directory.
 set -eu
-cd "$(dirname "$0")/.."
-tmp=$(mktemp -d /tmp/bench-vfs.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-bin=${1:-}
+. "$(dirname "$0")/lib/bench.sh"
+bench_setup vfs "${1:-}"
 kernel=${2:-all}
 mib=${3:-64}
 files=${4:-2000}
-if [ -z "$bin" ]; then
-	CGO_ENABLED=0 go build -o "$tmp/modlab" ./cmd/modlab
-	bin=$tmp/modlab
-fi
 
 cmd="fsbench --mib $mib --io 1048576 --files $files --rounds 6"
-if ! "$bin" run examples/vfs --kernel "$kernel" --timeout 15m --exec "$cmd" >"$tmp/out" 2>&1; then
-	cat "$tmp/out"
-	echo "bench-vfs: modlab run failed" >&2
-	exit 1
-fi
+bench_run vfs examples/vfs --kernel "$kernel" --timeout 15m --exec "$cmd"
 
 # Each kernel's part of the report starts with "== RELEASE: vfs"; its
 # output ends with fsbench's three summary lines.
@@ -56,6 +46,4 @@ END {
 		}
 	}
 }' "$tmp/out"
-if grep -q '^MODULE .*(tcg)' "$tmp/out"; then
-	echo "  (under QEMU's TCG, software emulation: absolute rates are far below real hardware; the ratios are what to read)"
-fi
+bench_tcg_note "(under QEMU's TCG, software emulation: absolute rates are far below real hardware; the ratios are what to read)"

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/modlab/modlab/lab"
+	"github.com/modlab/modlab/lab/labtest"
 )
 
 // readmePrefix starts the one command in README.md that this test runs.
@@ -68,33 +68,14 @@ var (
 // this tree, on every kernel the lab has, and checks that each Debian
 // kernel (and any other) shows the uid-1000 process's open in its log.
 func TestReadmeCommand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds modlab and boots QEMU: not in -short mode")
-	}
-	ks, _ := lab.Kernels("/")
-	if len(ks) == 0 {
-		t.Skip("no kernel with headers installed: run scripts/setup.sh")
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("qemu-system-x86_64 not installed: run scripts/setup.sh")
-	}
-	root, err := lab.FindSourceRoot(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, root, _ := labtest.Setup(t)
 	readme, err := os.ReadFile(filepath.Join(root, "examples", "hook_syscall", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	command := readmeCommand(t, readme)
 
-	bin := filepath.Join(t.TempDir(), "modlab")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/modlab")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/modlab: %v\n%s", err, out)
-	}
+	bin := labtest.Modlab(t, root)
 
 	// The command exactly, with "modlab" meaning the binary just built.
 	run := exec.Command("sh", "-c", `modlab() { "$MODLAB_BIN" "$@"; }; `+command)

@@ -10,7 +10,6 @@ package refused_test
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -18,24 +17,12 @@ import (
 	"testing"
 
 	"github.com/modlab/modlab/internal/cli"
-	"github.com/modlab/modlab/lab"
+	"github.com/modlab/modlab/lab/labtest"
 )
 
 func TestModpostRefuses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs kbuild for each kernel and starts QEMU (the boot stops at the build error): not in -short mode")
-	}
-	ks, _ := lab.Kernels("/")
-	if len(ks) == 0 {
-		t.Skip("no kernel with headers installed: run scripts/setup.sh")
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("qemu-system-x86_64 not installed: run scripts/setup.sh")
-	}
-	root, err := lab.FindSourceRoot(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// kbuild for each kernel, then QEMU (the boot stops at the build error).
+	ks, root, _ := labtest.Setup(t)
 	for _, tc := range []struct {
 		folder string
 		want   *regexp.Regexp // modpost's line, verbatim

@@ -11,12 +11,13 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modlab/modlab/lab/labtest"
 )
 
 // tryItRe finds the README's command: a line `modlab run examples/vfs
@@ -49,34 +50,10 @@ func TestTryItCommandIsFound(t *testing.T) {
 	}
 }
 
-// repoRoot is the directory holding go.mod, above the test's directory.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-}
-
 // TestReadmeTryIt runs the README's command with `modlab run` on Debian's
 // kernels: every kernel's output must be `hi`, and the run must pass.
 func TestReadmeTryIt(t *testing.T) {
-	if testing.Short() {
-		t.Skip("boots QEMU: not in -short mode")
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("qemu-system-x86_64 not installed: run scripts/setup.sh")
-	}
+	_, root, _ := labtest.Setup(t)
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -85,18 +62,10 @@ func TestReadmeTryIt(t *testing.T) {
 	if !ok {
 		t.Fatal("README.md has no line `modlab run examples/vfs --exec '...'`")
 	}
-	root := repoRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	bin := filepath.Join(t.TempDir(), "modlab")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/modlab")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/modlab: %v\n%s", err, out)
-	}
-
+	bin := labtest.Modlab(t, root)
 	run := exec.CommandContext(ctx, bin, "run", "examples/vfs", "--kernel", "debian", "--exec", command)
 	run.Dir = root
 	var out bytes.Buffer
