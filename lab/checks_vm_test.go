@@ -16,6 +16,7 @@ import (
 // kernel: a module that logs "BUG:", "WARNING:", "Oops", "Kernel panic"...
 // in its own messages has no bug, and the run passes.
 func TestLookalikePasses(t *testing.T) {
+	t.Parallel() // VM tests overlap: one VM rarely keeps both CPUs busy
 	ks, root, cache := labSetup(t)
 	env, out, errb := cacheEnv(cache)
 	code := cli.Main(env, []string{"modlab", "run", filepath.Join(root, "lab/testdata/lookalike"), "--kernel", "debian"})

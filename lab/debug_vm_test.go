@@ -12,7 +12,9 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/modlab/modlab/lab"
@@ -51,6 +53,75 @@ var bugModules = []struct{ name, report, mark string }{
 	{"leak", "unreferenced object 0x", "/* LEAK"},
 }
 
+// lockUnits are the units the debug kernel runs in a boot chain of their
+// own, beside the others: each report of KASAN and lockdep turns lockdep
+// off, so each such unit but the last of a chain costs the chain a fresh
+// boot (19 s under TCG); two chains share the two CPUs.
+var lockUnits = map[string]bool{"lockinv": true, "atomicsleep": true, "clean": true, "lockinv-again": true}
+
+// runBugUnits runs units on Debian's kernels ks and, when there is one, on
+// the debug kernel, with the debug kernel's units split into two runs at
+// the same time (lockUnits and the rest); its two results are merged into
+// one, in the units' order, after Debian's.
+func runBugUnits(t *testing.T, ks []lab.Kernel, debug lab.Kernel, haveDebug bool, root, cache string, units []lab.UnitSpec) []lab.KernelResult {
+	t.Helper()
+	var locks, rest []lab.UnitSpec
+	for _, u := range units {
+		if lockUnits[u.Name] {
+			locks = append(locks, u)
+		} else {
+			rest = append(rest, u)
+		}
+	}
+	// KASAN's reports come last in their chain: two fresh boots, not three.
+	kasan := map[string]bool{"uaf": true, "oob": true, "oob-slab": true}
+	sort.SliceStable(rest, func(i, j int) bool { return !kasan[rest[i].Name] && kasan[rest[j].Name] })
+	type run struct {
+		kernels []lab.Kernel
+		units   []lab.UnitSpec
+		res     []lab.KernelResult
+		err     error
+	}
+	runs := []*run{{kernels: ks, units: units}}
+	if haveDebug {
+		runs = append(runs, &run{kernels: []lab.Kernel{debug}, units: locks}, &run{kernels: []lab.Kernel{debug}, units: rest})
+	}
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.res, r.err = lab.Run(context.Background(), lab.Options{Kernels: r.kernels, CacheDir: cache, SrcRoot: root}, r.units)
+		}()
+	}
+	wg.Wait()
+	for _, r := range runs {
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+	}
+	results := runs[0].res
+	if !haveDebug {
+		return results
+	}
+	merged := runs[1].res[0]
+	d := runs[2].res[0]
+	merged.Units = append(merged.Units, d.Units...)
+	merged.Fresh = append(merged.Fresh, d.Fresh...)
+	if merged.Infra == "" {
+		merged.Infra = d.Infra
+	}
+	byName := map[string]lab.UnitResult{}
+	for _, u := range merged.Units {
+		byName[u.Name] = u
+	}
+	merged.Units = merged.Units[:0]
+	for _, u := range units {
+		merged.Units = append(merged.Units, byName[u.Name])
+	}
+	return append(results, merged)
+}
+
 // cleanAlloc allocates in init and frees in exit: no report anywhere.
 const cleanAlloc = `
 #include <linux/slab.h>
@@ -76,6 +147,7 @@ module_exit(m_exit);`
 // Without the debug kernel, the test checks Debian's kernels and then
 // skips.
 func TestBugModules(t *testing.T) {
+	t.Parallel() // VM tests overlap: one VM rarely keeps both CPUs busy
 	ks, root, cache := labSetup(t)
 	debug, haveDebug := debugKernel(t, cache)
 	var units []lab.UnitSpec
@@ -93,14 +165,7 @@ func TestBugModules(t *testing.T) {
 		// each KASAN report): the guest asks for a fresh boot, and the
 		// second inversion is seen too.
 		lab.UnitSpec{Name: "lockinv-again", Src: filepath.Join(root, "lab/testdata/lockinv")})
-	kernels := append([]lab.Kernel{}, ks...)
-	if haveDebug {
-		kernels = append(kernels, debug)
-	}
-	results, err := lab.Run(context.Background(), lab.Options{Kernels: kernels, CacheDir: cache, SrcRoot: root}, units)
-	if err != nil {
-		t.Fatal(err)
-	}
+	results := runBugUnits(t, ks, debug, haveDebug, root, cache, units)
 	var table bytes.Buffer
 	lab.WriteTable(&table, results)
 	t.Logf("the report:\n%s", table.String()) // with -v: the reports of each kernel
@@ -200,6 +265,7 @@ func TestBugModules(t *testing.T) {
 // is as unhealthy, and the run is a lab error with both reasons; the unit
 // is not run.
 func TestUnhealthyBootNeverPasses(t *testing.T) {
+	t.Parallel() // VM tests overlap: one VM rarely keeps both CPUs busy
 	ks, root, cache := labSetup(t)
 	k := ks[len(ks)-1] // the oldest boots fastest
 	units := []lab.UnitSpec{{Name: "clean", Src: writeModule(t, "clean", paramModule)}}

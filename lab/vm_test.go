@@ -70,6 +70,7 @@ module_exit(m_exit);`
 // this repository: build, load with a parameter, run a command, unload, on
 // every kernel.
 func TestRunUserFolder(t *testing.T) {
+	t.Parallel() // VM tests overlap: one VM rarely keeps both CPUs busy
 	ks, _, cache := labSetup(t)
 	dir := writeModule(t, "usermod", paramModule)
 	env, out, errb := cacheEnv(cache)
@@ -133,6 +134,7 @@ func lineOf(t *testing.T, file, text string) string {
 // returns -ENOSYS (the report says so and shows its own log line, not "no
 // module support").
 func TestFailures(t *testing.T) {
+	t.Parallel() // VM tests overlap: one VM rarely keeps both CPUs busy
 	ks, root, cache := labSetup(t)
 	bad := filepath.Join(t.TempDir(), "broken")
 	os.MkdirAll(bad, 0o755)
@@ -234,6 +236,7 @@ func TestFailures(t *testing.T) {
 // such init): the lab retries once and reports a lab error, not a module
 // failure. One kernel is enough to prove the path; it costs two boots.
 func TestBootFailureIsRetried(t *testing.T) {
+	t.Parallel() // VM tests overlap: one VM rarely keeps both CPUs busy
 	ks, root, cache := labSetup(t)
 	units := []lab.UnitSpec{{Name: "clean", Src: writeModule(t, "clean", paramModule)}}
 	results, err := lab.Run(context.Background(), lab.Options{Kernels: ks[len(ks)-1:], CacheDir: cache,
@@ -285,6 +288,7 @@ func installedEnv(binDir, cache string) []string {
 // module folder of their own. In the guest, the tools are ours: the same
 // binary is /init, and lsmod, modinfo... answer before busybox's applets.
 func TestInstalledBinary(t *testing.T) {
+	t.Parallel() // VM tests overlap: one VM rarely keeps both CPUs busy
 	ks, root, cache := labSetup(t)
 	home := t.TempDir()
 	bin := buildModlab(t, root, home)
@@ -347,6 +351,7 @@ func main() {
 // a guest under it hangs), --accel kvm fails at once with the reason, and
 // the default picks TCG and says why in one line.
 func TestAccelKVM(t *testing.T) {
+	t.Parallel() // VM tests overlap: one VM rarely keeps both CPUs busy
 	ks, _, cache := labSetup(t)
 	c, err := accel.Choose(context.Background(), accel.Options{Mode: accel.Auto, CacheDir: cache})
 	if err != nil {
@@ -373,6 +378,7 @@ func TestAccelKVM(t *testing.T) {
 // TestInstalledShell: `modlab run --shell` gives a shell in which lsmod is
 // ours (kmod's header, not busybox's "Used by    Tainted").
 func TestInstalledShell(t *testing.T) {
+	t.Parallel() // VM tests overlap: one VM rarely keeps both CPUs busy
 	ks, root, cache := labSetup(t)
 	home := t.TempDir()
 	bin := buildModlab(t, root, home)
@@ -414,6 +420,7 @@ func TestInstalledShell(t *testing.T) {
 // TestUnknownParam: a --param that no module of the folder declares is a
 // usage error (exit 2) that lists the parameters the modules do have.
 func TestUnknownParam(t *testing.T) {
+	t.Parallel() // VM tests overlap: one VM rarely keeps both CPUs busy
 	ks, _, cache := labSetup(t)
 	dir := writeModule(t, "usermod", paramModule)
 	env, _, errb := cacheEnv(cache)
