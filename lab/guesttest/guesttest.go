@@ -167,10 +167,10 @@ func (l *Log) Lines() []string {
 
 // Want fails the test unless each of wants appears in a line of the log,
 // in order (each after the previous one's line). It waits up to a second
-// for lines still being written.
+// (times Slowdown()) for lines still being written.
 func (l *Log) Want(t testing.TB, wants ...string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(time.Duration(Slowdown()) * time.Second)
 	for {
 		lines := l.Lines()
 		missing := firstMissing(lines, wants)
