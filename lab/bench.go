@@ -11,8 +11,8 @@ import (
 	"github.com/modlab/modlab/lab/qemu"
 )
 
-// BareBoot boots kernel k with the lab's image but an /init that powers
-// off at once, and returns the wall time from QEMU's start to its exit:
+// BareBoot boots kernel k with the lab's image and command line but an
+// /init that stops the VM at once, and returns the wall time from QEMU's start to its exit:
 // the baseline every lab run is compared with.
 func BareBoot(ctx context.Context, o Options, k Kernel) (time.Duration, error) {
 	o.setDefaults()
@@ -45,7 +45,7 @@ func BareBoot(ctx context.Context, o Options, k Kernel) (time.Duration, error) {
 		return 0, err
 	}
 	vm, err := qemu.Boot(ctx, qemu.VMConfig{QEMU: o.QEMU, Image: kimg, Accel: choice.QEMUArgs(), Initramfs: img, Disk: disk,
-		MemoryMB: o.MemoryMB, Append: "modlab_bare=1", ConsoleLog: filepath.Join(dir, "console.log"),
+		MemoryMB: o.MemoryMB, Append: kernelArgs(k, "modlab_bare=1", 0), ConsoleLog: filepath.Join(dir, "console.log"),
 		TmpDir: dir})
 	if err != nil {
 		return 0, err

@@ -8,8 +8,9 @@ import (
 	"github.com/modlab/modlab/lab/proto"
 )
 
-// TestKernelArgs: the debug kernel boots with its own arguments before the
-// user's; Debian's kernels with the user's alone.
+// TestKernelArgs: each kernel boots with the lab's memory checks for it
+// (SLUB's and KFENCE's on Debian's, KASAN's on the debug kernel) before
+// the user's arguments.
 func TestKernelArgs(t *testing.T) {
 	t.Parallel()
 	debian := Kernel{Release: "6.12.95+deb12-cloud-amd64", Origin: OriginDebian}
@@ -20,12 +21,12 @@ func TestKernelArgs(t *testing.T) {
 		from int
 		want string
 	}{
-		{debian, "", 0, ""},
-		{debian, "quiet", 0, "quiet"},
-		{debian, "", 2, "modlab_from=2"},
-		{debug, "", 0, "kasan_multi_shot no5lvl"},
-		{debug, "kasan.fault=panic", 0, "kasan_multi_shot no5lvl kasan.fault=panic"},
-		{debug, "quiet", 3, "kasan_multi_shot no5lvl quiet modlab_from=3"},
+		{debian, "", 0, "slub_debug=FZPU kfence.sample_interval=10"},
+		{debian, "slub_debug=-", 0, "slub_debug=FZPU kfence.sample_interval=10 slub_debug=-"},
+		{debian, "", 2, "slub_debug=FZPU kfence.sample_interval=10 modlab_from=2"},
+		{debug, "", 0, "kasan_multi_shot no5lvl acpi=off"},
+		{debug, "kasan.fault=panic", 0, "kasan_multi_shot no5lvl acpi=off kasan.fault=panic"},
+		{debug, "quiet", 3, "kasan_multi_shot no5lvl acpi=off quiet modlab_from=3"},
 	} {
 		if got := kernelArgs(tc.k, tc.user, tc.from); got != tc.want {
 			t.Errorf("kernelArgs(%s, %q, %d) = %q, want %q", tc.k.Origin, tc.user, tc.from, got, tc.want)

@@ -59,22 +59,31 @@ var bugModules = []struct{ name, report, mark string }{
 // boot (19 s under TCG); two chains share the two CPUs.
 var lockUnits = map[string]bool{"lockinv": true, "atomicsleep": true, "clean": true, "lockinv-again": true}
 
+// debianOnly are the units that show what Debian's kernels can catch
+// and that the debug kernel would only repeat: oob-slab is oob again,
+// where SLUB's red zone sees it (KASAN reports it like oob, and it would
+// cost the debug kernel one more boot).
+var debianOnly = map[string]bool{"oob-slab": true}
+
 // runBugUnits runs units on Debian's kernels ks and, when there is one, on
 // the debug kernel, with the debug kernel's units split into two runs at
-// the same time (lockUnits and the rest); its two results are merged into
-// one, in the units' order, after Debian's.
+// the same time (lockUnits and the rest, without debianOnly); its two
+// results are merged into one, in the units' order, after Debian's.
 func runBugUnits(t *testing.T, ks []lab.Kernel, debug lab.Kernel, haveDebug bool, root, cache string, units []lab.UnitSpec) []lab.KernelResult {
 	t.Helper()
 	var locks, rest []lab.UnitSpec
 	for _, u := range units {
+		if debianOnly[u.Name] {
+			continue
+		}
 		if lockUnits[u.Name] {
 			locks = append(locks, u)
 		} else {
 			rest = append(rest, u)
 		}
 	}
-	// KASAN's reports come last in their chain: two fresh boots, not three.
-	kasan := map[string]bool{"uaf": true, "oob": true, "oob-slab": true}
+	// KASAN's reports come last in their chain: one fresh boot.
+	kasan := map[string]bool{"uaf": true, "oob": true}
 	sort.SliceStable(rest, func(i, j int) bool { return !kasan[rest[i].Name] && kasan[rest[j].Name] })
 	type run struct {
 		kernels []lab.Kernel
@@ -117,7 +126,9 @@ func runBugUnits(t *testing.T, ks []lab.Kernel, debug lab.Kernel, haveDebug bool
 	}
 	merged.Units = merged.Units[:0]
 	for _, u := range units {
-		merged.Units = append(merged.Units, byName[u.Name])
+		if x, ok := byName[u.Name]; ok {
+			merged.Units = append(merged.Units, x)
+		}
 	}
 	return append(results, merged)
 }
@@ -141,7 +152,8 @@ module_exit(m_exit);`
 //   - on Debian's kernels each passes: they cannot see these bugs; but the
 //     out-of-bounds write into a 64-byte slab object (oob size=64) fails
 //     there, caught by slub_debug's red zone (or, when KFENCE happened to
-//     serve that allocation on 6.12, by KFENCE);
+//     serve that allocation on 6.12, by KFENCE); the debug kernel skips
+//     that unit (debianOnly);
 //   - the table shows the difference, row by row.
 //
 // Without the debug kernel, the test checks Debian's kernels and then
@@ -230,10 +242,6 @@ func TestBugModules(t *testing.T) {
 			if !strings.Contains(x.Splats[0], line) {
 				t.Errorf("%s: %s's report does not name %s:\n%s", r.Kernel, m.name, line, x.Splats[0])
 			}
-		}
-		if o := u["oob-slab"]; o.Status != proto.Fail || len(o.Splats) == 0 ||
-			!strings.HasPrefix(o.Splats[0], "BUG: KASAN: slab-out-of-bounds in oob_init+") {
-			t.Errorf("%s: oob size=64 = %s, splats %q; want KASAN's report", r.Kernel, o.Status, o.Splats)
 		}
 	}
 	if t.Failed() {

@@ -24,6 +24,24 @@ func builtModinfo(path string) (map[string][]string, error) {
 	}, nil
 }
 
+// taintsProprietary reports whether loading any of the built modules
+// taints the kernel P (modfile.Module.TaintsProprietary). A module that
+// cannot be read counts as not tainting: loading it will say more.
+func taintsProprietary(mods []string) bool {
+	for _, p := range mods {
+		m, err := modfile.Open(p)
+		if err != nil {
+			continue
+		}
+		taints := m.TaintsProprietary()
+		m.Close()
+		if taints {
+			return true
+		}
+	}
+	return false
+}
+
 // loadOrder sorts a folder's modules so that each comes after the modules
 // of the same folder it depends on.
 func loadOrder(mods []string) ([]string, error) {

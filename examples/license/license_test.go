@@ -13,8 +13,9 @@
 // anything, and expects the kernel's "taints kernel" line only when P was
 // still clear. On a kernel with lockdep the first P also turns lock
 // debugging off for the rest of the boot ("Disabling lock debugging due to
-// kernel taint"); the lab's guest sees that after this unit and boots the
-// kernel afresh for the units after it, so that no later unit runs blind.
+// kernel taint"): the lab runs this unit after the others (its proprietary
+// module says so on the host), and would boot the kernel afresh for any
+// unit after it, so that no later unit runs blind.
 package license_test
 
 import (

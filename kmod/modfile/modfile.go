@@ -350,6 +350,21 @@ func (m *Module) Depends() []string {
 	return out
 }
 
+// gplCompatible are the licences the kernel counts as GPL-compatible
+// (license_is_gpl_compatible in include/linux/license.h).
+var gplCompatible = map[string]bool{
+	"GPL": true, "GPL v2": true, "GPL and additional rights": true,
+	"Dual BSD/GPL": true, "Dual MIT/GPL": true, "Dual MPL/GPL": true,
+}
+
+// TaintsProprietary reports whether loading the module taints the kernel
+// P (proprietary), as the kernel decides it: its first "license" entry is
+// missing or not one of the GPL-compatible ones. That taint also turns
+// lockdep off for the rest of the boot.
+func (m *Module) TaintsProprietary() bool {
+	return !gplCompatible[m.first("license")]
+}
+
 // CheckMachine reports whether the module was built for the given machine
 // and class, with an error naming both when it was not.
 func (m *Module) CheckMachine(machine elf.Machine, class elf.Class) error {

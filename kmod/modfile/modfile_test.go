@@ -360,3 +360,37 @@ func TestSplitModinfo(t *testing.T) {
 		}
 	}
 }
+
+// TestTaintsProprietary: the kernel's rule for taint P, on the first
+// "license" entry only.
+func TestTaintsProprietary(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		info []Info
+		want bool
+	}{
+		{[]Info{{"license", "GPL"}}, false},
+		{[]Info{{"license", "GPL v2"}}, false},
+		{[]Info{{"license", "Dual MIT/GPL"}}, false},
+		{[]Info{{"license", "GPL and additional rights"}}, false},
+		{[]Info{{"license", "Proprietary"}}, true},
+		{[]Info{{"license", "gpl"}}, true}, // the kernel compares exactly
+		{[]Info{{"license", "GPLv2"}}, true},
+		{nil, true}, // no licence: "unspecified"
+		{[]Info{{"license", "Proprietary"}, {"license", "GPL"}}, true},
+		{[]Info{{"license", "GPL"}, {"license", "Proprietary"}}, false},
+	} {
+		m := &Module{info: tc.info}
+		if got := m.TaintsProprietary(); got != tc.want {
+			t.Errorf("TaintsProprietary(%v) = %v, want %v", tc.info, got, tc.want)
+		}
+	}
+	// A real module: the sample is GPL.
+	m, err := Parse("modinfo_sample.ko", plainSample(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.TaintsProprietary() {
+		t.Errorf("modinfo_sample.ko (license %q) taints P", m.Get("license"))
+	}
+}

@@ -3,7 +3,7 @@
 // (/dev/ttyS1), waits for the host's "go", reads the work (a cpio archive on
 // /dev/vda), runs each unit (load modules, run a command, a Go test binary or
 // a shell, unload), checks the kernel log and taint flags around every unit,
-// reports JSON events on the control port and powers off.
+// reports JSON events on the control port and stops the VM.
 //
 // It is not a binary of its own: the modlab binary is copied into the image
 // as /init and calls Main when it runs as PID 1 (see IsInit), so the guest
@@ -13,7 +13,6 @@ package guest
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -63,8 +62,8 @@ func Main() {
 		os.Exit(childMain(os.Args[1:]))
 	}
 	if os.Getenv("modlab_bare") == "1" {
-		// A bare boot, the benchmark's baseline: power off at once.
-		unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+		// A bare boot, the benchmark's baseline: stop at once.
+		stopVM()
 	}
 	g := &guest{}
 	defer func() {
@@ -75,7 +74,7 @@ func Main() {
 	if err := g.main(); err != nil {
 		g.fatal(err)
 	}
-	g.poweroff()
+	g.stop()
 }
 
 func (g *guest) main() error {
@@ -199,16 +198,25 @@ func (g *guest) send(e proto.Event) {
 func (g *guest) fatal(err error) {
 	fmt.Fprintf(os.Stderr, "modlab-init: fatal: %v\n", err)
 	g.send(proto.Event{Ev: proto.EvFatal, Msg: err.Error()})
-	g.poweroff()
+	g.stop()
 }
 
-func (g *guest) poweroff() {
+func (g *guest) stop() {
 	if g.ctl != nil {
 		// Wait until the events have left the UART: the VM stops at once.
 		unix.IoctlSetInt(int(g.ctl.Fd()), unix.TCSBRK, 1)
 	}
 	unix.Sync()
-	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	stopVM()
+}
+
+// stopVM ends the VM with a reset, never returns. QEMU runs with
+// -no-reboot, so a reset ends it as a power-off would, and a reset works
+// on every kernel: powering off needs ACPI, and the debug kernel boots with
+// acpi=off (see lab's debugKernelArgs), where the kernel turns a power-off
+// into a halt and QEMU would wait for ever.
+func stopVM() {
+	unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
 	for {
 		time.Sleep(time.Hour)
 	}
@@ -276,11 +284,10 @@ func readWork(disk, root string) (*proto.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := make([]byte, size)
-	if _, err := io.ReadFull(f, data); err != nil {
-		return nil, fmt.Errorf("work disk archive (%d bytes): %w", size, err)
-	}
-	rr := cpio.Newc.Reader(bytes.NewReader(data))
+	// Each file is copied from the disk to its place, not through one
+	// buffer of the whole archive (tens of MB of test binaries, whose
+	// pages cost much on the debug kernel).
+	rr := cpio.Newc.Reader(io.NewSectionReader(f, proto.HeaderSize, size))
 	if err := cpio.ForEachRecord(rr, func(rec cpio.Record) error {
 		return cpio.CreateFileInRoot(rec, root, false)
 	}); err != nil {

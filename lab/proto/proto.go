@@ -140,7 +140,7 @@ const (
 	EvTest    = "test"     // a Go test started or ended: Name, Status, Elapsed, Msg
 	EvOutput  = "output"   // a line of a command's or test's output: Msg
 	EvUnitEnd = "unit-end" // a unit ended: Status, Log, Splats, Taint, BadTaint
-	EvDone    = "done"     // all units ran; the guest powers off
+	EvDone    = "done"     // all units ran; the guest stops the VM
 	EvFatal   = "fatal"    // /init cannot go on: Msg
 )
 

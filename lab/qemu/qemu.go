@@ -22,11 +22,10 @@ import (
 	"github.com/modlab/modlab/lab/proto"
 )
 
-// KernelArgs is the guest kernel's command line. loglevel=5 lets warnings
-// reach the console log while keeping the boot chatter out; slub_debug and
-// kfence make memory bugs in modules show up as reports.
-const KernelArgs = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init " +
-	"slub_debug=FZPU kfence.sample_interval=10"
+// KernelArgs starts every guest kernel's command line (VMConfig.Append
+// follows it). loglevel=5 lets warnings reach the console log while
+// keeping the boot chatter out.
+const KernelArgs = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init"
 
 // VMConfig describes one boot.
 type VMConfig struct {
