@@ -84,12 +84,23 @@ func slowestFirst(ks []Kernel) []int {
 	return order
 }
 
+// defaultParallel is how many kernels boot at once on a host with cpus
+// CPUs: one more than CPUs. Under TCG each VM keeps a CPU busy for its
+// whole run, and the kernels' runs differ in length (the debug kernel's
+// is about twice a Debian kernel's). With one VM per CPU, the debug kernel
+// holds a CPU while Debian's two kernels queue for the other, one after
+// the other; with one VM more, the host's scheduler shares both CPUs
+// among the three, and the run ends about when all their work is done.
+// Measured on 2 CPUs, `modlab test --kernel all`: 203 s with 2 at once,
+// 171 s with 3.
+func defaultParallel(cpus int) int { return cpus + 1 }
+
 func (o *Options) setDefaults() {
 	if o.Busybox == "" {
 		o.Busybox = "/bin/busybox"
 	}
 	if o.Parallel <= 0 {
-		o.Parallel = runtime.NumCPU()
+		o.Parallel = defaultParallel(runtime.NumCPU())
 	}
 	if o.BootTimeout == 0 {
 		o.BootTimeout = 120 * time.Second

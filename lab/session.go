@@ -109,7 +109,8 @@ type Options struct {
 	// guest sends their counters (see lab/coverage). Other kernels run as
 	// usual, without coverage.
 	CoverageDir string
-	// Parallel bounds how many kernels boot at once (default: CPUs).
+	// Parallel bounds how many kernels boot at once (default: one more
+	// than CPUs, see defaultParallel).
 	Parallel int
 	// Progress receives a short status per kernel as things happen.
 	Progress func(kernel, status string)

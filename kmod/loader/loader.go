@@ -231,7 +231,7 @@ func (l *Loader) Unload(name string, flags UnloadFlags) error {
 	if flags&Force != 0 {
 		f |= unix.O_TRUNC
 	}
-	if err := unix.DeleteModule(kname, f); err != nil {
+	if err := retryEINTR(func() error { return unix.DeleteModule(kname, f) }); err != nil {
 		var errno unix.Errno
 		if errors.As(err, &errno) {
 			return &Error{Op: "unload", Name: kname, Errno: errno}
@@ -239,4 +239,21 @@ func (l *Loader) Unload(name string, flags UnloadFlags) error {
 		return &Error{Op: "unload", Name: kname, Err: err}
 	}
 	return nil
+}
+
+// retryEINTR calls f again while it fails with EINTR. delete_module(2)
+// returns EINTR when a signal arrives while it waits for the kernel's
+// module_mutex (mutex_lock_interruptible in kernel/module/main.c), before
+// it has done anything; the Go runtime signals its threads all the time
+// (SIGURG preempts goroutines), so while other loads and unloads hold the
+// mutex an unload fails so now and then, and the only right answer is to
+// ask again. Seen in the VM: 4 goroutines loading and unloading modules,
+// "could not unload procfs3: Interrupted system call" at cycle 66.
+func retryEINTR(f func() error) error {
+	for {
+		err := f()
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
 }
