@@ -418,7 +418,7 @@ func (r *kernelRun) boot(ctx context.Context) error {
 			return nil // makePlan reports the builds
 		}
 		if err == nil {
-			if r.from == 0 { // the phases are the first boot's
+			if r.from == 0 && !hello.IsZero() { // the phases are the first boot's
 				r.res.Phases.BootToInit = hello.Sub(vm.Started)
 				r.res.Phases.Ready = ready.Sub(hello)
 			}

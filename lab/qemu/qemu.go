@@ -5,6 +5,7 @@ package qemu
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/modlab/modlab/lab/proto"
 )
@@ -170,8 +172,8 @@ func (vm *VM) readEvents() {
 	sc := bufio.NewScanner(vm.ctl)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for sc.Scan() {
-		line := sc.Bytes()
-		if len(strings.TrimSpace(string(line))) == 0 {
+		line := trimNoise(sc.Bytes())
+		if len(line) == 0 {
 			continue
 		}
 		e, err := proto.ParseEvent(line)
@@ -183,6 +185,16 @@ func (vm *VM) readEvents() {
 		}
 		vm.events <- e
 	}
+}
+
+// trimNoise drops what is not text at the start and end of a control
+// line: white space, and bytes no event contains. The serial line can
+// carry noise before the guest's first byte: booted with acpi=off, the
+// debug kernel's probe of the legacy UARTs left a 0xff ahead of the
+// guest's first event, which was then lost.
+func trimNoise(line []byte) []byte {
+	noise := func(r rune) bool { return r <= ' ' || r >= 0x7f }
+	return bytes.TrimRightFunc(bytes.TrimLeftFunc(line, noise), unicode.IsSpace)
 }
 
 // Events delivers the guest's events.
