@@ -60,3 +60,25 @@ func TestSlowestFirst(t *testing.T) {
 		t.Errorf("slowestFirst = %v, want %v", got, want)
 	}
 }
+
+// TestNiceness: beside the debug kernel, Debian's kernels run at a lower
+// CPU priority; among equals, nobody yields.
+func TestNiceness(t *testing.T) {
+	t.Parallel()
+	a, b := Kernel{Release: "a", Origin: OriginDebian}, Kernel{Release: "b", Origin: OriginDebian}
+	d := Kernel{Release: "d", Origin: OriginDebug}
+	for _, tc := range []struct {
+		k    Kernel
+		ks   []Kernel
+		want int
+	}{
+		{a, []Kernel{a, b, d}, 10},
+		{d, []Kernel{a, b, d}, 0},
+		{a, []Kernel{a, b}, 0},
+		{d, []Kernel{d}, 0},
+	} {
+		if got := niceness(tc.k, tc.ks); got != tc.want {
+			t.Errorf("niceness(%s among %d) = %d, want %d", tc.k.Release, len(tc.ks), got, tc.want)
+		}
+	}
+}

@@ -51,6 +51,10 @@ type VMConfig struct {
 	Stdout      io.Writer
 	// TmpDir holds the control socket.
 	TmpDir string
+	// Nice lowers QEMU's CPU priority by this much (nice(1)'s
+	// increment, 1 to 19; 0 leaves it as modlab's). The VM's command
+	// line (VM.Args) stays QEMU's own.
+	Nice int
 }
 
 // VM is a running guest.
@@ -122,7 +126,15 @@ func Boot(ctx context.Context, cfg VMConfig) (*VM, error) {
 	defer ln.Close()
 	vm := &VM{Config: cfg, Args: append([]string{qemu}, QEMUArgs(cfg, sock)...),
 		events: make(chan proto.Event, 64), exited: make(chan struct{})}
-	vm.cmd = exec.CommandContext(ctx, qemu, vm.Args[1:]...)
+	run := vm.Args
+	if cfg.Nice > 0 {
+		// nice(1) sets the priority before QEMU starts its threads,
+		// which inherit it; without it QEMU runs as usual.
+		if nice, err := exec.LookPath("nice"); err == nil {
+			run = append([]string{nice, "-n", strconv.Itoa(cfg.Nice)}, vm.Args...)
+		}
+	}
+	vm.cmd = exec.CommandContext(ctx, run[0], run[1:]...)
 	// A VM must not outlive modlab (killed, or a test binary timing out).
 	vm.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stderr strings.Builder
