@@ -379,7 +379,7 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-// TestUnloadWhileOpening: the module is unloaded and loaded 50 times (10 on
+// TestUnloadWhileOpening: the module is unloaded and loaded 50 times (5 on
 // the debug kernel) while 4 uid-1000 processes open files as fast as they
 // can. unregister_kprobes() must wait for the handlers that are running;
 // the guest fails the test on any kernel bug report or taint.
