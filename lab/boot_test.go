@@ -24,9 +24,9 @@ func TestKernelArgs(t *testing.T) {
 		{debian, "", 0, "slub_debug=FZPU kfence.sample_interval=10"},
 		{debian, "slub_debug=-", 0, "slub_debug=FZPU kfence.sample_interval=10 slub_debug=-"},
 		{debian, "", 2, "slub_debug=FZPU kfence.sample_interval=10 modlab_from=2"},
-		{debug, "", 0, "kasan_multi_shot no5lvl acpi=off"},
-		{debug, "kasan.fault=panic", 0, "kasan_multi_shot no5lvl acpi=off kasan.fault=panic"},
-		{debug, "quiet", 3, "kasan_multi_shot no5lvl acpi=off quiet modlab_from=3"},
+		{debug, "", 0, "kasan_multi_shot no5lvl acpi=off 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0"},
+		{debug, "kasan.fault=panic", 0, "kasan_multi_shot no5lvl acpi=off 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0 kasan.fault=panic"},
+		{debug, "quiet", 3, "kasan_multi_shot no5lvl acpi=off 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0 quiet modlab_from=3"},
 	} {
 		if got := kernelArgs(tc.k, tc.user, tc.from); got != tc.want {
 			t.Errorf("kernelArgs(%s, %q, %d) = %q, want %q", tc.k.Origin, tc.user, tc.from, got, tc.want)
