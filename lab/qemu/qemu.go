@@ -51,10 +51,6 @@ type VMConfig struct {
 	Stdout      io.Writer
 	// TmpDir holds the control socket.
 	TmpDir string
-	// Nice lowers QEMU's CPU priority by this much (nice(1)'s
-	// increment, 1 to 19; 0 leaves it as modlab's). The VM's command
-	// line (VM.Args) stays QEMU's own.
-	Nice int
 }
 
 // VM is a running guest.
@@ -126,15 +122,7 @@ func Boot(ctx context.Context, cfg VMConfig) (*VM, error) {
 	defer ln.Close()
 	vm := &VM{Config: cfg, Args: append([]string{qemu}, QEMUArgs(cfg, sock)...),
 		events: make(chan proto.Event, 64), exited: make(chan struct{})}
-	run := vm.Args
-	if cfg.Nice > 0 {
-		// nice(1) sets the priority before QEMU starts its threads,
-		// which inherit it; without it QEMU runs as usual.
-		if nice, err := exec.LookPath("nice"); err == nil {
-			run = append([]string{nice, "-n", strconv.Itoa(cfg.Nice)}, vm.Args...)
-		}
-	}
-	vm.cmd = exec.CommandContext(ctx, run[0], run[1:]...)
+	vm.cmd = exec.CommandContext(ctx, qemu, vm.Args[1:]...)
 	// A VM must not outlive modlab (killed, or a test binary timing out).
 	vm.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stderr strings.Builder
@@ -256,6 +244,29 @@ func (vm *VM) Kill() {
 	if vm.ctl != nil {
 		vm.ctl.Close()
 	}
+}
+
+// Renice lowers the CPU priority of QEMU's threads (the vCPU's among
+// them) to nice n. Linux keeps a priority per thread, so each thread in
+// /proc/PID/task is set; a thread QEMU starts later inherits the
+// priority of the one that starts it. Lowering needs no privilege.
+func (vm *VM) Renice(n int) error {
+	pid := vm.cmd.Process.Pid
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return fmt.Errorf("renice QEMU: %w", err)
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		// A thread that ended meanwhile is no error.
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, tid, n); err != nil && err != syscall.ESRCH {
+			return fmt.Errorf("renice QEMU thread %d: %w", tid, err)
+		}
+	}
+	return nil
 }
 
 // BadLines are control-port lines that were not events.
