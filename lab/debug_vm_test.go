@@ -11,8 +11,10 @@ package lab_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -59,11 +61,15 @@ var bugModules = []struct{ name, report, mark string }{
 // boot (19 s under TCG); two chains share the two CPUs.
 var lockUnits = map[string]bool{"lockinv": true, "atomicsleep": true, "clean": true, "lockinv-again": true}
 
-// debianOnly are the units that show what Debian's kernels can catch
-// and that the debug kernel would only repeat: oob-slab is oob again,
-// where SLUB's red zone sees it (KASAN reports it like oob, and it would
-// cost the debug kernel one more boot).
-var debianOnly = map[string]bool{"oob-slab": true}
+// debianOnly are the units the debug kernel leaves out, as it would only
+// repeat them at the cost of one more boot each:
+//   - oob-slab is oob again, where SLUB's red zone sees it (KASAN reports
+//     it like oob);
+//   - proprietary and untainted check where the lab runs a unit that
+//     taints P (last), the same on every kernel; in the debug kernel's
+//     chains the last unit before it turns lockdep off, so it would need a
+//     fresh boot of its own.
+var debianOnly = map[string]bool{"oob-slab": true, "proprietary": true, "untainted": true}
 
 // runBugUnits runs units on Debian's kernels ks and, when there is one, on
 // the debug kernel, with the debug kernel's units split into two runs at
@@ -142,6 +148,32 @@ static void __exit m_exit(void) { kfree(buf); }
 module_init(m_init);
 module_exit(m_exit);`
 
+// proprietaryModule is not GPL-compatible: loading it taints the kernel P,
+// which turns lockdep off for the rest of the boot.
+const proprietaryModule = `// SPDX-License-Identifier: GPL-2.0
+#include <linux/module.h>
+static int __init m_init(void) { return 0; }
+static void __exit m_exit(void) { }
+module_init(m_init);
+module_exit(m_exit);
+MODULE_LICENSE("Proprietary");
+`
+
+// writeProprietary writes a folder with proprietaryModule in it.
+func writeProprietary(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "proprietary")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"proprietary.c": proprietaryModule, "Kbuild": "obj-m := proprietary.o\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // TestBugModules runs the bug modules on Debian's kernels and the debug
 // kernel in one run, with a module that allocates and frees after them:
 //   - on the debug kernel each fails with its report, which names its
@@ -166,6 +198,13 @@ func TestBugModules(t *testing.T) {
 	for _, m := range bugModules {
 		units = append(units, lab.UnitSpec{Name: m.name, Src: filepath.Join(root, "lab/testdata", m.name)})
 	}
+	// A proprietary module's unit comes first in the list, but the lab
+	// runs it after every other unit: the unit after it in the list sees
+	// no P taint, and on the debug kernel it costs no fresh boot.
+	units = append([]lab.UnitSpec{
+		{Name: "proprietary", Src: writeProprietary(t)},
+		{Name: "untainted", Src: writeModule(t, "untainted", cleanAlloc), Exec: "cat /proc/sys/kernel/tainted"},
+	}, units...)
 	units = append(units,
 		lab.UnitSpec{Name: "oob-slab", Src: filepath.Join(root, "lab/testdata/oob"), Params: []string{"size=64"}},
 		lab.UnitSpec{Name: "clean", Src: writeModule(t, "cleanalloc", cleanAlloc)},
@@ -188,6 +227,16 @@ func TestBugModules(t *testing.T) {
 		u := map[string]lab.UnitResult{}
 		for _, x := range r.Units {
 			u[x.Name] = x
+		}
+		if !haveDebug || r.Kernel != debug.Release {
+			if p := u["proprietary"]; p.Status != proto.Pass {
+				t.Errorf("%s: the proprietary module = %s (%s); want a pass", r.Kernel, p.Status, p.Reason)
+			}
+			if x := u["untainted"]; x.Status != proto.Pass || len(x.Output) != 1 {
+				t.Errorf("%s: untainted = %s, output %q; want a pass and the taint flags", r.Kernel, x.Status, x.Output)
+			} else if flags, err := strconv.Atoi(x.Output[0]); err != nil || flags&1 != 0 {
+				t.Errorf("%s: /proc/sys/kernel/tainted = %q in the unit after the proprietary one in the list; want bit 0 (P) clear: the lab runs that one last", r.Kernel, x.Output[0])
+			}
 		}
 		if c := u["clean"]; c.Status != proto.Pass {
 			t.Errorf("%s: the clean module = %s, splats %q; want a pass", r.Kernel, c.Status, c.Splats)

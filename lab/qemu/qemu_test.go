@@ -1,6 +1,14 @@
 package qemu
 
-import "testing"
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
 
 // TestTrimNoise: line noise around an event is dropped, the event is not
 // touched; a line of noise alone becomes empty.
@@ -20,4 +28,54 @@ func TestTrimNoise(t *testing.T) {
 			t.Errorf("trimNoise(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// TestRenice: every thread of the process gets the new nice value. A
+// process with several threads stands in for QEMU (its vCPU runs in a
+// thread of its own).
+func TestRenice(t *testing.T) {
+	t.Parallel()
+	// The test binary itself has many threads: run it again as the child.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReniceChild$")
+	cmd.Env = append(os.Environ(), "MODLAB_RENICE_CHILD=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	vm := &VM{cmd: cmd}
+	var tasks []os.DirEntry
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		tasks, _ = os.ReadDir(fmt.Sprintf("/proc/%d/task", cmd.Process.Pid))
+		if len(tasks) > 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(tasks) < 2 {
+		t.Fatalf("the child has %d threads, want several", len(tasks))
+	}
+	if err := vm.Renice(10); err != nil {
+		t.Fatal(err)
+	}
+	tasks, _ = os.ReadDir(fmt.Sprintf("/proc/%d/task", cmd.Process.Pid))
+	for _, task := range tasks {
+		tid, _ := strconv.Atoi(task.Name())
+		// getpriority returns 20 - nice for PRIO_PROCESS.
+		prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid)
+		if err != nil {
+			continue // the thread ended
+		}
+		if nice := 20 - prio; nice != 10 {
+			t.Errorf("thread %d: nice %d, want 10", tid, nice)
+		}
+	}
+}
+
+// TestReniceChild is the process TestRenice renices: it waits to be
+// killed.
+func TestReniceChild(t *testing.T) {
+	if os.Getenv("MODLAB_RENICE_CHILD") != "1" {
+		t.Skip("only as TestRenice's child")
+	}
+	time.Sleep(time.Minute)
 }
