@@ -34,6 +34,7 @@ func (r *kernelRun) coverageOn() bool {
 // in the cache: variantDir keeps it apart from the plain one).
 func (r *kernelRun) buildOptions() BuildOptions {
 	opt := r.o.Build
+	opt.Nice = r.nice // a faster kernel's builds yield to the slowest's, as its VM does
 	if r.coverageOn() {
 		opt.MakeArgs = append(append([]string(nil), opt.MakeArgs...), coverage.MakeArgs()...)
 	}

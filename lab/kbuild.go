@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,9 @@ type BuildOptions struct {
 	Sparse bool
 	// Extra make variables, e.g. "W=1".
 	MakeArgs []string
+	// Nice lowers the CPU priority of kbuild and the compilers (nice(1)'s
+	// adjustment, 0 to 19); it does not change what is built.
+	Nice int
 }
 
 // BuildResult is one module folder built for one kernel.
@@ -157,7 +161,11 @@ func Build(ctx context.Context, src string, k Kernel, cacheDir string, opt Build
 	}
 	args = append(args, makeArgs...)
 	args = append(args, "modules")
-	cmd := exec.CommandContext(ctx, "make", args...)
+	name := "make"
+	if opt.Nice > 0 {
+		name, args = "nice", append([]string{"-n", strconv.Itoa(opt.Nice), "make"}, args...)
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Env = append(os.Environ(), "LC_ALL=C")

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -254,4 +256,36 @@ func TestOurModulesBuildClean(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestBuildNice: with Nice, kbuild and the compilers it runs get that much
+// lower a CPU priority (in a run of several kernels, a faster kernel's
+// builds yield to the slowest kernel's). A make first in PATH writes the
+// niceness it runs at.
+func TestBuildNice(t *testing.T) {
+	bin := t.TempDir()
+	got := filepath.Join(bin, "nice.txt")
+	if err := os.WriteFile(filepath.Join(bin, "make"), []byte("#!/bin/sh\nnice > "+got+"\nexit 2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base, err := exec.Command("nice").Output()
+	if err != nil {
+		t.Skipf("no nice(1) to compare with: %v", err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	src := writeFolder(t, map[string]string{"tiny.c": tinyModule, "Kbuild": "obj-m := tiny.o\n"})
+	k := Kernel{Release: "0.0.0-test", BuildDir: bin}
+	_, err = Build(context.Background(), src, k, t.TempDir(), BuildOptions{Nice: 7})
+	var be *BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("Build with a make that fails: err = %v, want a BuildError", err)
+	}
+	b, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatalf("make did not run: %v", err)
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(base)))
+	if want := strconv.Itoa(min(n+7, 19)); strings.TrimSpace(string(b)) != want {
+		t.Errorf("make ran at nice %s, want %s (the test's %d, plus 7)", strings.TrimSpace(string(b)), want, n)
+	}
 }

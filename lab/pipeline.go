@@ -18,6 +18,7 @@ import (
 	"github.com/modlab/modlab/lab/report"
 	"github.com/modlab/modlab/lab/stacktrace"
 	"github.com/modlab/modlab/lab/userland"
+	"github.com/modlab/modlab/lab/vmslot"
 )
 
 // Run builds the units for every kernel, boots each kernel once, runs all
@@ -97,16 +98,19 @@ func slowestFirst(ks []Kernel) []int {
 // kernels yielding once booted; in make test, 203 s with 2 at once.
 func defaultParallel(cpus int) int { return cpus + 1 }
 
-// niceness is how much lower QEMU's CPU priority is for kernel k when
-// the kernels ks run together, once it is booted: a kernel faster than
-// the slowest of them yields the CPU to it. (Not while it boots: at the
-// start every kernel's modules and the Go test binaries build, and a
-// kernel at nice 10 beside them missed its 2-minute boot timeout.) Under TCG the slowest kernel's run (the debug
-// kernel's) is the run's critical path, and a VM can use one CPU at
-// most: at equal priority the host shares the CPUs evenly among the VMs,
-// the faster kernels finish early and leave the slowest one alone on one
-// CPU with the other idle. Yielding keeps it on a CPU of its own while
-// the faster kernels share the rest, and all end at about the same time.
+// niceness is how much lower the CPU priority of kernel k's builds and,
+// once it is booted, of its QEMU is when the kernels ks run together: a
+// kernel faster than the slowest of them yields the CPU to it. Under TCG
+// the slowest kernel's run (the debug kernel's) is the run's critical
+// path, and a VM can use one CPU at most: at equal priority the host
+// shares the CPUs evenly among the VMs, the faster kernels finish early
+// and leave the slowest one alone on one CPU with the other idle.
+// Yielding keeps it on a CPU of its own while the faster kernels share
+// the rest, and all end at about the same time. At the start, the
+// slowest kernel's units wait for their modules' builds, which share the
+// CPUs with every kernel's boot: its builds go first. Not the faster
+// kernels' boots, though: a kernel at nice 10 beside the builds missed
+// its 2-minute boot timeout.
 func niceness(k Kernel, ks []Kernel) int {
 	for _, o := range ks {
 		if slowdown(o) > slowdown(k) {
@@ -122,6 +126,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = defaultParallel(runtime.NumCPU())
+	}
+	if o.HostVMs <= 0 {
+		o.HostVMs = defaultParallel(runtime.NumCPU())
 	}
 	if o.BootTimeout == 0 {
 		o.BootTimeout = 120 * time.Second
@@ -240,6 +247,9 @@ type kernelRun struct {
 	from  int
 	cov   kernelCoverage // --coverage (lab/coverage.go)
 	nice  int            // QEMU's lower CPU priority (see niceness)
+	// slot is this kernel's place among the host's VMs, held from its
+	// first boot until its last VM has exited (see hostSlot).
+	slot *vmslot.Slot
 }
 
 // builtUnit is one unit's kbuild for this kernel, with its parameters
@@ -313,6 +323,7 @@ func (r *kernelRun) cleanup() {
 			<-r.vm.Exited()
 		}
 	}
+	r.releaseSlot()
 	if r.disk != "" {
 		os.Remove(r.disk)
 	}
@@ -417,6 +428,9 @@ func (b *builtUnit) assignParams(u UnitSpec) error {
 // retried once, with the first console log kept beside the second.
 // When the builds show that nothing can run, the boot is abandoned.
 func (r *kernelRun) boot(ctx context.Context) error {
+	if err := r.hostSlot(ctx); err != nil {
+		return err
+	}
 	r.disk = filepath.Join(r.runDir, "work.img")
 	for attempt := 1; ; attempt++ {
 		if err := CreateDisk(r.disk); err != nil {
@@ -469,6 +483,30 @@ func (r *kernelRun) boot(ctx context.Context) error {
 }
 
 var errGaveUp = errors.New("nothing can run")
+
+// hostSlot waits, unless this kernel holds one already (a fresh boot), for
+// a free slot among the host's VMs (Options.HostVMs): the boot's timeout
+// starts only once QEMU does.
+func (r *kernelRun) hostSlot(ctx context.Context) error {
+	if r.slot != nil || r.o.CacheDir == "" {
+		return nil
+	}
+	pool := vmslot.Pool{Dir: filepath.Join(r.o.CacheDir, "vm-slots"), N: r.o.HostVMs}
+	s, err := pool.Acquire(ctx, func() {
+		r.progress("waiting for a VM slot (%d VMs at once on this host)", r.o.HostVMs)
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for a VM slot: %w", err)
+	}
+	r.slot = s
+	return nil
+}
+
+// releaseSlot frees the kernel's slot once its VM has exited.
+func (r *kernelRun) releaseSlot() {
+	r.slot.Release()
+	r.slot = nil
+}
 
 // debianKernelArgs are the memory checks the lab turns on in kernels
 // without KASAN (Debian's): SLUB's red zones, poisoning and owner
@@ -684,6 +722,9 @@ func (r *kernelRun) collect(ctx context.Context) error {
 	r.res.Phases.Work += r.doneAt.Sub(r.goAt)
 	err := r.vm.Wait(30 * time.Second)
 	r.res.Phases.Shutdown = time.Since(r.doneAt)
+	if err == nil && (r.fresh == nil || r.ended != "") { // QEMU exited, and no boot follows
+		r.releaseSlot()
+	}
 	if err != nil && r.ended == "" {
 		return err
 	}

@@ -112,6 +112,11 @@ type Options struct {
 	// Parallel bounds how many kernels boot at once (default: one more
 	// than CPUs, see defaultParallel).
 	Parallel int
+	// HostVMs bounds how many VMs run at once on this host, counting every
+	// modlab process that uses the same CacheDir (default: one more than
+	// CPUs, as Parallel). A VM waits for a free slot before it boots (see
+	// lab/vmslot).
+	HostVMs int
 	// Progress receives a short status per kernel as things happen.
 	Progress func(kernel, status string)
 	// Interactive shell plumbing (Shell units).

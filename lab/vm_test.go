@@ -13,13 +13,16 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/modlab/modlab/internal/cli"
 	"github.com/modlab/modlab/lab"
 	"github.com/modlab/modlab/lab/accel"
 	"github.com/modlab/modlab/lab/labtest"
 	"github.com/modlab/modlab/lab/proto"
+	"github.com/modlab/modlab/lab/vmslot"
 )
 
 // labSetup returns Debian's kernels (the tests that run "--kernel debian"
@@ -427,5 +430,55 @@ func TestUnknownParam(t *testing.T) {
 	code := cli.Main(env, []string{"modlab", "run", dir, "--kernel", ks[0].Release, "--param", "count=3"})
 	if code != 2 || !strings.Contains(errb.String(), `no module of the folder declares a parameter "count" (declared: n)`) {
 		t.Errorf("exit %d, stderr %q; want 2 and the declared parameters", code, errb.String())
+	}
+}
+
+// TestHostVMSlots: with the host's only VM slot taken (by this test, as
+// another modlab process would), a run prepares its kernel, says it waits
+// for a slot and boots only once the slot is free; then it runs as usual.
+// The run has a cache of its own, whose slots no other test uses.
+func TestHostVMSlots(t *testing.T) {
+	t.Parallel() // VM tests overlap: one VM rarely keeps both CPUs busy
+	ks, root, _ := labSetup(t)
+	cache := t.TempDir()
+	held, err := vmslot.Pool{Dir: filepath.Join(cache, "vm-slots"), N: 1}.TryAcquire()
+	if err != nil || held == nil {
+		t.Fatalf("take the only slot: %v, %v", held, err)
+	}
+	var mu sync.Mutex
+	var released, waited, booted time.Time
+	progress := func(k, status string) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case status == "waiting for a VM slot (1 VMs at once on this host)":
+			waited = time.Now()
+			go func() {
+				time.Sleep(time.Second)
+				mu.Lock()
+				released = time.Now()
+				held.Release()
+				mu.Unlock()
+			}()
+		case status == "booting" && booted.IsZero():
+			booted = time.Now()
+		}
+	}
+	units := []lab.UnitSpec{{Name: "usermod", Src: writeModule(t, "usermod", paramModule)}}
+	results, err := lab.Run(context.Background(), lab.Options{Kernels: ks[len(ks)-1:], CacheDir: cache,
+		SrcRoot: root, HostVMs: 1, Progress: progress}, units)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if waited.IsZero() || released.IsZero() {
+		t.Fatalf("the run never said it waits for a slot (%v)", waited)
+	}
+	if booted.Before(released) {
+		t.Errorf("the VM booted %v before the slot was free", released.Sub(booted))
+	}
+	if r := results[0]; r.Infra != "" || r.Units[0].Status != proto.Pass {
+		t.Errorf("%s: lab error %q, usermod %s; want a pass", r.Kernel, r.Infra, r.Units[0].Status)
 	}
 }

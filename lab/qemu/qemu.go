@@ -27,7 +27,19 @@ import (
 // KernelArgs starts every guest kernel's command line (VMConfig.Append
 // follows it). loglevel=5 lets warnings reach the console log while
 // keeping the boot chatter out.
-const KernelArgs = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init"
+//
+// tsc=reliable turns off the kernel's check of the TSC against a second
+// clock. QEMU's TSC follows the host's clock, also under TCG; the second
+// clock (the HPET, or jiffies where there is no ACPI) is what goes wrong
+// when the host has more busy VMs than CPUs and a guest's timer
+// interrupts come late. Seen on both kinds of kernel: "Marking clocksource
+// 'tsc' as unstable because the skew is too large", after which a Debian
+// kernel reads the time from the emulated HPET, a slow device access on
+// every read, and the debug kernel (acpi=off, no HPET) from jiffies: in
+// one make test, a run that takes 21 s alone had its log's clock jump
+// from 212 s to 3153 s, and it was the last VM of `go test ./lab` for
+// over a minute.
+const KernelArgs = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init tsc=reliable"
 
 // VMConfig describes one boot.
 type VMConfig struct {
