@@ -491,8 +491,7 @@ func (r *kernelRun) hostSlot(ctx context.Context) error {
 	if r.slot != nil || r.o.CacheDir == "" {
 		return nil
 	}
-	pool := vmslot.Pool{Dir: filepath.Join(r.o.CacheDir, "vm-slots"), N: r.o.HostVMs}
-	s, err := pool.Acquire(ctx, func() {
+	s, err := r.o.hostVMs().Acquire(ctx, func() {
 		r.progress("waiting for a VM slot (%d VMs at once on this host)", r.o.HostVMs)
 	})
 	if err != nil {
@@ -500,6 +499,12 @@ func (r *kernelRun) hostSlot(ctx context.Context) error {
 	}
 	r.slot = s
 	return nil
+}
+
+// hostVMs is the host's pool of VM slots that runs with o's cache share
+// (Options.HostVMs).
+func (o *Options) hostVMs() vmslot.Pool {
+	return vmslot.Pool{Dir: filepath.Join(o.CacheDir, "vm-slots"), N: o.HostVMs}
 }
 
 // releaseSlot frees the kernel's slot once its VM has exited.

@@ -214,10 +214,18 @@ func unload() error {
 	if ok, _ := loaded(); !ok {
 		return nil
 	}
-	if err := unix.DeleteModule(module, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("unload %s: %w", module, err)
+	for {
+		err := unix.DeleteModule(module, 0)
+		// delete_module waits for the module mutex interruptibly, and Go's
+		// runtime signals its threads: EINTR means it did nothing yet.
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("unload %s: %w", module, err)
+		}
+		return nil
 	}
-	return nil
 }
 
 func median(v []float64) float64 {
