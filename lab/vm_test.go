@@ -434,9 +434,12 @@ func TestUnknownParam(t *testing.T) {
 }
 
 // TestHostVMSlots: with the host's only VM slot taken (by this test, as
-// another modlab process would), a run prepares its kernel, says it waits
-// for a slot and boots only once the slot is free; then it runs as usual.
-// The run has a cache of its own, whose slots no other test uses.
+// another modlab process would), a run of both of Debian's kernels
+// prepares them, each says it waits for a slot, and none boots before the
+// slot is free; then they run one after the other, as usual. The unit
+// prints the guest's command line, which carries the lab's tsc=reliable,
+// and the clock the kernel uses, the TSC. The run has a cache of its own,
+// whose slots no other test uses.
 func TestHostVMSlots(t *testing.T) {
 	t.Parallel() // VM tests overlap: one VM rarely keeps both CPUs busy
 	ks, root, _ := labSetup(t)
@@ -446,39 +449,54 @@ func TestHostVMSlots(t *testing.T) {
 		t.Fatalf("take the only slot: %v, %v", held, err)
 	}
 	var mu sync.Mutex
-	var released, waited, booted time.Time
+	var released time.Time
+	waited := map[string]bool{}
+	booted := map[string]time.Time{}
 	progress := func(k, status string) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
 		case status == "waiting for a VM slot (1 VMs at once on this host)":
-			waited = time.Now()
-			go func() {
-				time.Sleep(time.Second)
-				mu.Lock()
-				released = time.Now()
-				held.Release()
-				mu.Unlock()
-			}()
-		case status == "booting" && booted.IsZero():
-			booted = time.Now()
+			if len(waited) == 0 {
+				go func() {
+					time.Sleep(time.Second)
+					mu.Lock()
+					released = time.Now()
+					held.Release()
+					mu.Unlock()
+				}()
+			}
+			waited[k] = true
+		case status == "booting" && booted[k].IsZero():
+			booted[k] = time.Now()
 		}
 	}
-	units := []lab.UnitSpec{{Name: "usermod", Src: writeModule(t, "usermod", paramModule)}}
-	results, err := lab.Run(context.Background(), lab.Options{Kernels: ks[len(ks)-1:], CacheDir: cache,
+	units := []lab.UnitSpec{{Name: "usermod", Src: writeModule(t, "usermod", paramModule),
+		Exec: "cat /proc/cmdline /sys/devices/system/clocksource/clocksource0/current_clocksource"}}
+	results, err := lab.Run(context.Background(), lab.Options{Kernels: ks, CacheDir: cache,
 		SrcRoot: root, HostVMs: 1, Progress: progress}, units)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if waited.IsZero() || released.IsZero() {
-		t.Fatalf("the run never said it waits for a slot (%v)", waited)
+	if released.IsZero() {
+		t.Fatal("no kernel said it waits for a slot")
 	}
-	if booted.Before(released) {
-		t.Errorf("the VM booted %v before the slot was free", released.Sub(booted))
-	}
-	if r := results[0]; r.Infra != "" || r.Units[0].Status != proto.Pass {
-		t.Errorf("%s: lab error %q, usermod %s; want a pass", r.Kernel, r.Infra, r.Units[0].Status)
+	for _, r := range results {
+		if !waited[r.Kernel] {
+			t.Errorf("%s never said it waits for a slot", r.Kernel)
+		}
+		if b := booted[r.Kernel]; b.Before(released) {
+			t.Errorf("%s booted %v before the slot was free", r.Kernel, released.Sub(b))
+		}
+		u := r.Units[0]
+		if r.Infra != "" || u.Status != proto.Pass {
+			t.Errorf("%s: lab error %q, usermod %s; want a pass", r.Kernel, r.Infra, u.Status)
+			continue
+		}
+		if out := strings.Join(u.Output, "\n"); !strings.Contains(" "+out+" ", " tsc=reliable ") || !strings.HasSuffix(out, "\ntsc") {
+			t.Errorf("%s: command line and clock source %q; want tsc=reliable on the line, and tsc", r.Kernel, out)
+		}
 	}
 }
