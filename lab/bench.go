@@ -44,13 +44,11 @@ func BareBoot(ctx context.Context, o Options, k Kernel) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	if o.CacheDir != "" { // a slot among the host's VMs, as a run's kernel takes (the time starts after)
-		slot, err := o.hostVMs().Acquire(ctx, nil)
-		if err != nil {
-			return 0, fmt.Errorf("waiting for a VM slot: %w", err)
-		}
-		defer slot.Release()
+	slot, err := o.vmSlot(ctx, nil) // as a run's kernel does; the time starts after
+	if err != nil {
+		return 0, err
 	}
+	defer slot.Release()
 	vm, err := qemu.Boot(ctx, qemu.VMConfig{QEMU: o.QEMU, Image: kimg, Accel: choice.QEMUArgs(), Initramfs: img, Disk: disk,
 		MemoryMB: o.MemoryMB, Append: kernelArgs(k, "modlab_bare=1", 0), ConsoleLog: filepath.Join(dir, "console.log"),
 		TmpDir: dir})

@@ -488,23 +488,29 @@ var errGaveUp = errors.New("nothing can run")
 // a free slot among the host's VMs (Options.HostVMs): the boot's timeout
 // starts only once QEMU does.
 func (r *kernelRun) hostSlot(ctx context.Context) error {
-	if r.slot != nil || r.o.CacheDir == "" {
+	if r.slot != nil {
 		return nil
 	}
-	s, err := r.o.hostVMs().Acquire(ctx, func() {
+	s, err := r.o.vmSlot(ctx, func() {
 		r.progress("waiting for a VM slot (%d VMs at once on this host)", r.o.HostVMs)
 	})
-	if err != nil {
-		return fmt.Errorf("waiting for a VM slot: %w", err)
-	}
 	r.slot = s
-	return nil
+	return err
 }
 
-// hostVMs is the host's pool of VM slots that runs with o's cache share
-// (Options.HostVMs).
-func (o *Options) hostVMs() vmslot.Pool {
-	return vmslot.Pool{Dir: filepath.Join(o.CacheDir, "vm-slots"), N: o.HostVMs}
+// vmSlot waits for a slot in the pool of VM slots that the runs with o's
+// cache share (Options.HostVMs); waiting, if not nil, is called when none
+// is free at first. Without a cache there is no pool: a nil slot.
+func (o *Options) vmSlot(ctx context.Context, waiting func()) (*vmslot.Slot, error) {
+	if o.CacheDir == "" {
+		return nil, nil
+	}
+	pool := vmslot.Pool{Dir: filepath.Join(o.CacheDir, "vm-slots"), N: o.HostVMs}
+	s, err := pool.Acquire(ctx, waiting)
+	if err != nil {
+		return nil, fmt.Errorf("waiting for a VM slot: %w", err)
+	}
+	return s, nil
 }
 
 // releaseSlot frees the kernel's slot once its VM has exited.

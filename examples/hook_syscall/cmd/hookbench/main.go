@@ -36,6 +36,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/modlab/modlab/kmod/loader"
 	"golang.org/x/sys/unix"
 )
 
@@ -214,18 +215,11 @@ func unload() error {
 	if ok, _ := loaded(); !ok {
 		return nil
 	}
-	for {
-		err := unix.DeleteModule(module, 0)
-		// delete_module waits for the module mutex interruptibly, and Go's
-		// runtime signals its threads: EINTR means it did nothing yet.
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil && !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("unload %s: %w", module, err)
-		}
-		return nil
+	// The loader asks again when delete_module is interrupted (EINTR).
+	if err := (&loader.Loader{}).Unload(module, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
 	}
+	return nil
 }
 
 func median(v []float64) float64 {
