@@ -50,7 +50,7 @@ func BareBoot(ctx context.Context, o Options, k Kernel) (time.Duration, error) {
 	}
 	defer slot.Release()
 	vm, err := qemu.Boot(ctx, qemu.VMConfig{QEMU: o.QEMU, Image: kimg, Accel: choice.QEMUArgs(), Initramfs: img, Disk: disk,
-		MemoryMB: o.MemoryMB, Append: kernelArgs(k, "modlab_bare=1", 0), ConsoleLog: filepath.Join(dir, "console.log"),
+		MemoryMB: o.MemoryMB, Append: kernelArgs(k, "modlab_bare=1"), ConsoleLog: filepath.Join(dir, "console.log"),
 		TmpDir: dir})
 	if err != nil {
 		return 0, err

@@ -18,18 +18,15 @@ func TestKernelArgs(t *testing.T) {
 	for _, tc := range []struct {
 		k    Kernel
 		user string
-		from int
 		want string
 	}{
-		{debian, "", 0, "slub_debug=FZPU kfence.sample_interval=10"},
-		{debian, "slub_debug=-", 0, "slub_debug=FZPU kfence.sample_interval=10 slub_debug=-"},
-		{debian, "", 2, "slub_debug=FZPU kfence.sample_interval=10 modlab_from=2"},
-		{debug, "", 0, "kasan_multi_shot no5lvl acpi=off 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0"},
-		{debug, "kasan.fault=panic", 0, "kasan_multi_shot no5lvl acpi=off 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0 kasan.fault=panic"},
-		{debug, "quiet", 3, "kasan_multi_shot no5lvl acpi=off 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0 quiet modlab_from=3"},
+		{debian, "", "slub_debug=FZPU kfence.sample_interval=10"},
+		{debian, "slub_debug=-", "slub_debug=FZPU kfence.sample_interval=10 slub_debug=-"},
+		{debug, "", "kasan_multi_shot no5lvl acpi=off 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0"},
+		{debug, "kasan.fault=panic", "kasan_multi_shot no5lvl acpi=off 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0 kasan.fault=panic"},
 	} {
-		if got := kernelArgs(tc.k, tc.user, tc.from); got != tc.want {
-			t.Errorf("kernelArgs(%s, %q, %d) = %q, want %q", tc.k.Origin, tc.user, tc.from, got, tc.want)
+		if got := kernelArgs(tc.k, tc.user); got != tc.want {
+			t.Errorf("kernelArgs(%s, %q) = %q, want %q", tc.k.Origin, tc.user, got, tc.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -423,52 +424,39 @@ func (b *builtUnit) assignParams(u UnitSpec) error {
 	return nil
 }
 
-// boot starts QEMU and waits for /init's "ready". A boot that fails before
-// that, or reaches it with a kernel unfit to test (unhealthyError), is
-// retried once, with the first console log kept beside the second.
-// When the builds show that nothing can run, the boot is abandoned.
+// boot starts QEMU and waits for /init's "ready", or restores a guest
+// saved there (lab/restore.go). A boot that fails before that, or
+// reaches it with a kernel unfit to test (unhealthyError), is retried
+// once, with the first console log kept beside the second; a saved guest
+// that does not restore is removed, and the kernel boots instead. When
+// the builds show that nothing can run, the boot is abandoned.
 func (r *kernelRun) boot(ctx context.Context) error {
-	if err := r.hostSlot(ctx); err != nil {
-		return err
-	}
 	r.disk = filepath.Join(r.runDir, "work.img")
+	restore := true
 	for attempt := 1; ; attempt++ {
 		if err := CreateDisk(r.disk); err != nil {
 			return err
 		}
-		r.progress("booting")
-		vm, err := qemu.Boot(ctx, qemu.VMConfig{
-			QEMU: r.o.QEMU, Image: r.image, Initramfs: r.initramfs, Disk: r.disk,
-			MemoryMB: r.o.MemoryMB, Append: kernelArgs(r.k, r.o.Append, r.from), Accel: r.sh.accel.QEMUArgs(),
-			ConsoleLog: r.res.ConsoleLog, TmpDir: r.runDir,
-			Interactive: hasShell(r.units), Stdin: r.o.Stdin, Stdout: r.o.Stdout,
-		})
+		start, err := r.startFrom(ctx, restore)
 		if err != nil {
 			return err
 		}
-		r.vm = vm
-		r.res.QEMU = vm.CommandLine()
-		hello, ready, err := waitReady(vm, r.o.BootTimeout, r.giveUp)
-		if errors.Is(err, errGaveUp) {
-			r.vm.Kill()
-			return nil // makePlan reports the builds
+		if err := r.hostSlot(ctx); err != nil {
+			start.done()
+			return err
 		}
-		if err == nil {
-			if r.nice > 0 {
-				// Only now: the boot shares the CPUs with the builds, and
-				// at a lower priority it could miss its timeout.
-				if err := vm.Renice(r.nice); err != nil {
-					r.progress("%v", err)
-				}
-			}
-			if r.from == 0 && !hello.IsZero() { // the phases are the first boot's
-				r.res.Phases.BootToInit = hello.Sub(vm.Started)
-				r.res.Phases.Ready = ready.Sub(hello)
-			}
-			return nil
+		err = r.bootOnce(ctx, &start)
+		start.done()
+		if err == nil || errors.Is(err, errGaveUp) {
+			return nil // on errGaveUp, makePlan reports the builds
 		}
-		vm.Kill()
-		<-vm.Exited()
+		if start.restore && ctx.Err() == nil {
+			start.entry.Discard()
+			r.res.Retried = fmt.Sprintf("the saved guest did not restore, booted instead: %v", err)
+			restore = false
+			attempt--
+			continue
+		}
 		why := fmt.Sprintf("boot %d failed before /init was ready: %v\n%s", attempt, err, qemu.ConsoleTail(r.res.ConsoleLog, 30))
 		var sick *unhealthyError
 		if errors.As(err, &sick) {
@@ -479,6 +467,62 @@ func (r *kernelRun) boot(ctx context.Context) error {
 		}
 		r.res.Retried = why
 		os.Rename(r.res.ConsoleLog, r.res.ConsoleLog+".1")
+	}
+}
+
+// bootOnce starts QEMU as start says and waits until the guest is
+// ready: at once for a restored guest, which was saved there; after the
+// kernel's boot otherwise, and then saves it when start holds the claim.
+// On an error QEMU has exited.
+func (r *kernelRun) bootOnce(ctx context.Context, start *guestStart) error {
+	cfg := start.cfg
+	if start.restore {
+		if err := start.entry.Used(r.res.ConsoleLog); err != nil {
+			return err
+		}
+		cfg.Restore = start.entry.State
+		r.progress("restoring the guest saved at ready")
+	} else {
+		r.progress("booting")
+	}
+	vm, err := qemu.Boot(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	r.vm = vm
+	r.res.QEMU = vm.CommandLine()
+	first := r.from == 0 // the phases are the first boot's
+	if start.restore {
+		if first {
+			r.res.Phases.Restore = time.Since(vm.Started)
+		}
+		r.renice()
+		return nil
+	}
+	hello, ready, err := waitReady(vm, r.o.BootTimeout, r.giveUp)
+	if err != nil {
+		vm.Kill()
+		<-vm.Exited()
+		return err
+	}
+	start.save(r, vm)
+	r.renice()
+	if first && !hello.IsZero() {
+		r.res.Phases.BootToInit = hello.Sub(vm.Started)
+		r.res.Phases.Ready = ready.Sub(hello)
+	}
+	return nil
+}
+
+// renice lowers the CPU priority of a kernel faster than the run's
+// slowest (see niceness). Only once it is ready: the boot shares the
+// CPUs with the builds, and at a lower priority it could miss its
+// timeout.
+func (r *kernelRun) renice() {
+	if r.nice > 0 {
+		if err := r.vm.Renice(r.nice); err != nil {
+			r.progress("%v", err)
+		}
 	}
 }
 
@@ -558,18 +602,13 @@ const debianKernelArgs = "slub_debug=FZPU kfence.sample_interval=10"
 const debugKernelArgs = "kasan_multi_shot no5lvl acpi=off 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0"
 
 // kernelArgs is what the lab adds to kernel k's command line (before the
-// user's own, which may override it), for a boot that starts at the
-// plan's unit number from.
-func kernelArgs(k Kernel, user string, from int) string {
+// user's own, which may override it).
+func kernelArgs(k Kernel, user string) string {
 	args := debianKernelArgs
 	if k.Origin == OriginDebug {
 		args = debugKernelArgs
 	}
-	args = strings.TrimSpace(args + " " + user)
-	if from > 0 {
-		args = fmt.Sprintf("%s %s=%d", args, proto.FromArg, from)
-	}
-	return args
+	return strings.TrimSpace(args + " " + user)
 }
 
 // unhealthyError is a boot whose kernel reached /init's ready unfit to
@@ -714,8 +753,15 @@ func (r *kernelRun) unitPlan(u UnitSpec, b builtUnit, work *Work) (proto.Unit, e
 	return pu, nil
 }
 
-// startWork writes the work disk and tells the guest to go.
+// startWork writes the work disk and tells the guest to go. The plan
+// says where this boot starts, and gives the guest the time and fresh
+// entropy (a restored guest has the clock and random state of the boot
+// that was saved).
 func (r *kernelRun) startWork(ctx context.Context) error {
+	r.plan.From = r.from
+	r.plan.Time = time.Now().UnixNano()
+	r.plan.Seed = make([]byte, 32)
+	rand.Read(r.plan.Seed)
 	if err := r.work.WriteDisk(r.disk, r.plan); err != nil {
 		return fmt.Errorf("work disk: %w", err)
 	}

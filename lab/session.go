@@ -117,6 +117,9 @@ type Options struct {
 	// CPUs, as Parallel). A VM waits for a free slot before it boots (see
 	// lab/vmslot).
 	HostVMs int
+	// ColdBoot boots every kernel, rather than restoring a guest saved at
+	// /init's ready (lab/restore.go).
+	ColdBoot bool
 	// Progress receives a short status per kernel as things happen.
 	Progress func(kernel, status string)
 	// Interactive shell plumbing (Shell units).

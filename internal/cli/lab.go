@@ -35,6 +35,7 @@ type labFlags struct {
 	append      string
 	bootTimeout time.Duration
 	accel       string
+	coldBoot    bool
 }
 
 func (lf *labFlags) register(fs *pflag.FlagSet, defFormat string) {
@@ -45,6 +46,8 @@ func (lf *labFlags) register(fs *pflag.FlagSet, defFormat string) {
 	fs.StringVar(&lf.cache, "cache", "", "build and image cache (default $MODLAB_CACHE or ~/.cache/modlab)")
 	fs.StringVar(&lf.append, "append", "", "more kernel command-line arguments for the guest")
 	fs.DurationVar(&lf.bootTimeout, "boot-timeout", 120*time.Second, "time a boot may take to reach /init's ready (it is retried once)")
+	fs.BoolVar(&lf.coldBoot, "cold-boot", false, "boot every kernel; by default (under TCG) a kernel's first boot saves the guest at\n"+
+		"/init's ready in the cache, and later runs restore it")
 	fs.StringVar(&lf.accel, "accel", "", "accelerator: kvm, tcg, or auto (KVM when it works here) (default $"+accel.EnvVar+", else auto)")
 	if defFormat != "" {
 		fs.StringVar(&lf.format, "format", defFormat, "report format: table, ktap, json or junit")
@@ -333,6 +336,7 @@ func labOptions(env *Env, lf *labFlags) (lab.Options, func(), error) {
 		MemoryMB:    lf.memory,
 		Append:      lf.append,
 		BootTimeout: lf.bootTimeout,
+		ColdBoot:    lf.coldBoot,
 	}
 	prog := newProgress(env, ks)
 	o.Progress = prog.update

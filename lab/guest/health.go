@@ -163,15 +163,11 @@ func lostChecks(before, now bool, unit string) string {
 	return ""
 }
 
-// startAt reads the unit number a fresh boot starts at (proto.FromArg, ""
-// for the first boot), for a plan of n units.
-func startAt(v string, n int) (int, error) {
-	if v == "" {
-		return 0, nil
+// startAt checks the unit number a boot starts at (proto.Plan.From, 0
+// for the first boot) against a plan of n units.
+func startAt(from, n int) (int, error) {
+	if from < 0 || (from > 0 && from >= n) {
+		return 0, fmt.Errorf("the plan starts at unit %d: not a unit number of a plan of %d units", from, n)
 	}
-	i, err := strconv.Atoi(v)
-	if err != nil || i < 0 || i >= n {
-		return 0, fmt.Errorf("%s=%q: not a unit number of a plan of %d units", proto.FromArg, v, n)
-	}
-	return i, nil
+	return from, nil
 }

@@ -106,8 +106,11 @@ func (g *guest) main() error {
 	if err != nil {
 		return err
 	}
-	from, err := startAt(os.Getenv(proto.FromArg), len(plan.Units))
+	from, err := startAt(plan.From, len(plan.Units))
 	if err != nil {
+		return err
+	}
+	if err := takeHostState(plan); err != nil {
 		return err
 	}
 	lockdep := lockdepOn()
@@ -302,6 +305,47 @@ func readWork(disk, root string) (*proto.Plan, error) {
 		return nil, fmt.Errorf("plan.json: %w", err)
 	}
 	return &p, nil
+}
+
+// takeHostState sets the guest's clock to the host's and adds the plan's
+// seed to the kernel's entropy pool. A guest restored from a state saved
+// at ready (lab/restore.go) would otherwise keep the clock of the boot
+// that was saved, and share its random state with every other guest
+// restored from it.
+func takeHostState(p *proto.Plan) error {
+	if p.Time != 0 {
+		ts := unix.NsecToTimespec(p.Time)
+		if err := unix.ClockSettime(unix.CLOCK_REALTIME, &ts); err != nil {
+			return fmt.Errorf("set the clock: %w", err)
+		}
+	}
+	if len(p.Seed) > 0 {
+		if err := reseed(p.Seed); err != nil {
+			return fmt.Errorf("add the host's seed: %w", err)
+		}
+	}
+	return nil
+}
+
+// reseed mixes seed into the kernel's input pool (not credited: the
+// pool's estimate stays the kernel's) and makes the kernel's random
+// number generator draw from the pool now rather than at its next
+// scheduled reseed.
+func reseed(seed []byte) error {
+	fd, err := unix.Open("/dev/urandom", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, seed); err != nil {
+		return err
+	}
+	// ENODATA: the generator is not seeded yet, and will draw from the
+	// pool when it is.
+	if err := unix.IoctlSetInt(fd, unix.RNDRESEEDCRNG, 0); err != nil && err != unix.ENODATA {
+		return fmt.Errorf("RNDRESEEDCRNG: %w", err)
+	}
+	return nil
 }
 
 func isErrno(err error, errno unix.Errno) bool {

@@ -78,6 +78,17 @@ func ParseHeader(b []byte) (int64, error) {
 type Plan struct {
 	Kernel string `json:"kernel"` // the release the host built for
 	Units  []Unit `json:"units"`
+	// From is the unit number (counted from 0) this boot starts at: 0,
+	// or where a fresh boot takes over (EvFresh).
+	From int `json:"from,omitempty"`
+	// Time is the host's clock when it wrote the plan (Unix nanoseconds):
+	// the guest sets its own, which a guest restored from a saved state
+	// has from the boot that was saved.
+	Time int64 `json:"time,omitempty"`
+	// Seed is random bytes the guest adds to its entropy pool, so that
+	// guests restored from one saved state do not draw the same random
+	// numbers.
+	Seed []byte `json:"seed,omitempty"`
 }
 
 // Unit is one module folder (an example, or the user's folder).
@@ -154,13 +165,9 @@ const EvLeaks = "leaks"
 // unit number From (counted from 0) on: the unit before it left the
 // kernel unable to vouch for the next ones (lockdep turned itself off,
 // after its own report or the kernel's taint). Msg says why. The guest
-// then reports leaks and sends done; the host boots again with
-// FromArg=From on the command line, and the guest starts at that unit.
+// then reports leaks and sends done; the host boots again (or restores
+// the saved guest) with Plan.From set, and the guest starts at that unit.
 const EvFresh = "fresh"
-
-// FromArg is the kernel command-line word (passed to /init's environment)
-// that makes the guest start at unit number N of the plan: FromArg=N.
-const FromArg = "modlab_from"
 
 // EvCoverage is a gcov data file of a unit run with coverage, sent before
 // its unit-end: Name (its path under GcovRoot, which is where its object

@@ -61,8 +61,12 @@ type VMConfig struct {
 	Interactive bool
 	Stdin       io.Reader
 	Stdout      io.Writer
-	// TmpDir holds the control socket.
+	// TmpDir holds the control and QMP sockets.
 	TmpDir string
+	// Restore, when set, is a guest saved at "ready" (VM.Save) to start
+	// from instead of booting: the VM's first event is then not hello but
+	// whatever the guest says after "go". The console log is appended to.
+	Restore string
 }
 
 // VM is a running guest.
@@ -77,6 +81,7 @@ type VM struct {
 	exitErr error
 	mu      sync.Mutex
 	bad     []string // control lines that were not events
+	mon     *monitor // QMP, for Save; nil for an interactive console
 }
 
 // QEMUArgs builds the QEMU command line for cfg with the control socket at
@@ -101,9 +106,13 @@ func QEMUArgs(cfg VMConfig, sock string) []string {
 		"-kernel", cfg.Image, "-initrd", cfg.Initramfs,
 		"-append", cmdline,
 	)
-	if cfg.Interactive {
+	switch {
+	case cfg.Interactive:
 		args = append(args, "-chardev", "stdio,id=con,signal=off")
-	} else {
+	case cfg.Restore != "":
+		// The console log starts with the saved guest's boot (see lab).
+		args = append(args, "-chardev", "file,id=con,append=on,path="+cfg.ConsoleLog)
+	default:
 		args = append(args, "-chardev", "file,id=con,path="+cfg.ConsoleLog)
 	}
 	args = append(args,
@@ -112,21 +121,25 @@ func QEMUArgs(cfg VMConfig, sock string) []string {
 		"-serial", "chardev:ctl",
 		"-drive", "file="+cfg.Disk+",format=raw,if=virtio,cache=unsafe",
 	)
+	if !cfg.Interactive {
+		args = append(args, "-qmp", "unix:"+filepath.Join(cfg.TmpDir, qmpSocket)+",server=on,wait=off")
+	}
+	if cfg.Restore != "" {
+		args = append(args, "-incoming", "file:"+cfg.Restore)
+	}
 	return args
 }
 
 // Boot starts QEMU. The guest's events arrive on Events; the channel is
 // closed when the control connection ends (the guest powered off or died).
 func Boot(ctx context.Context, cfg VMConfig) (*VM, error) {
-	qemu := cfg.QEMU
-	if qemu == "" {
-		qemu = "qemu-system-x86_64"
-	}
+	qemu := qemuBinary(cfg)
 	if _, err := exec.LookPath(qemu); err != nil {
 		return nil, fmt.Errorf("QEMU not found (run 'modlab setup'): %w", err)
 	}
 	sock := filepath.Join(cfg.TmpDir, "ctl.sock")
 	os.Remove(sock)
+	os.Remove(filepath.Join(cfg.TmpDir, qmpSocket))
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
@@ -175,12 +188,29 @@ func Boot(ctx context.Context, cfg VMConfig) (*VM, error) {
 		vm.Kill()
 		return nil, errors.New("QEMU did not connect its control port within 30s")
 	}
+	if !cfg.Interactive {
+		// QEMU listens on its QMP socket before it connects the control
+		// port: this does not wait.
+		if vm.mon, err = dialMonitor(filepath.Join(cfg.TmpDir, qmpSocket), 10*time.Second); err != nil {
+			vm.Kill()
+			return nil, err
+		}
+	}
+	if cfg.Restore != "" {
+		if err := vm.resume(60 * time.Second); err != nil {
+			vm.Kill()
+			return nil, err
+		}
+	}
 	go vm.readEvents()
 	return vm, nil
 }
 
 func (vm *VM) readEvents() {
 	defer close(vm.events)
+	if vm.mon != nil {
+		defer vm.mon.close() // the control port ends with QEMU
+	}
 	sc := bufio.NewScanner(vm.ctl)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for sc.Scan() {
@@ -255,6 +285,9 @@ func (vm *VM) Kill() {
 	}
 	if vm.ctl != nil {
 		vm.ctl.Close()
+	}
+	if vm.mon != nil {
+		vm.mon.close()
 	}
 }
 

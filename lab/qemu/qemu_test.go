@@ -79,3 +79,60 @@ func TestReniceChild(t *testing.T) {
 	}
 	time.Sleep(time.Minute)
 }
+
+// TestStateKey: a saved guest's key follows the command line, the QEMU
+// binary, and the contents of the kernel and the initramfs; not the run's
+// own files, nor the names of the images.
+func TestStateKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := func(name, data string, mode os.FileMode) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	base := VMConfig{QEMU: file("qemu", "#!/bin/sh\n", 0o755), Image: file("vmlinux", "kernel", 0o644),
+		Initramfs: file("initrd", "init", 0o644), Disk: "/run/a/work.img", ConsoleLog: "/run/a/console.log",
+		TmpDir: "/run/a", Append: "slub_debug=FZPU"}
+	key := func(cfg VMConfig) string {
+		t.Helper()
+		k, err := StateKey(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	os.Chtimes(base.Initramfs, time.Unix(1, 0), time.Unix(1, 0))
+	k0 := key(base)
+	same := base
+	same.Disk, same.ConsoleLog, same.TmpDir, same.Restore = "/run/b/work.img", "/run/b/console.log", "/run/b", "/x.state"
+	same.Initramfs = file("initrd-copy", "init", 0o644) // the same image under another name
+	if k := key(same); k != k0 {
+		t.Errorf("another run's files changed the key: %s, want %s", k, k0)
+	}
+	for name, change := range map[string]func(*VMConfig){
+		"append": func(c *VMConfig) { c.Append += " quiet" },
+		"memory": func(c *VMConfig) { c.MemoryMB = 1024 },
+		"accel":  func(c *VMConfig) { c.Accel = []string{"-accel", "kvm", "-cpu", "host"} },
+		"kernel": func(c *VMConfig) { c.Image = file("vmlinux2", "another kernel", 0o644) },
+		"initramfs": func(c *VMConfig) {
+			os.WriteFile(c.Initramfs, []byte("init, rebuilt"), 0o644)
+		},
+	} {
+		c := base
+		change(&c)
+		if k := key(c); k == k0 {
+			t.Errorf("%s: the key did not change", name)
+		}
+		// Put the initramfs back as it was, time included.
+		os.WriteFile(base.Initramfs, []byte("init"), 0o644)
+		os.Chtimes(base.Initramfs, time.Unix(1, 0), time.Unix(1, 0))
+	}
+	inter := base
+	inter.Interactive = true
+	if _, err := StateKey(inter); err == nil {
+		t.Error("an interactive console got a key")
+	}
+}

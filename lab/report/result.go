@@ -24,9 +24,13 @@ type Phases struct {
 	Image      time.Duration `json:"image"`        // guest init and initramfs
 	BootToInit time.Duration `json:"boot_to_init"` // QEMU start to /init's first event
 	Ready      time.Duration `json:"ready"`        // /init start to ready (boot drivers)
-	Work       time.Duration `json:"work"`         // go to done
-	Shutdown   time.Duration `json:"shutdown"`     // done to QEMU's exit
-	Total      time.Duration `json:"total"`
+	// Restore is QEMU's start to the guest running again, when it was
+	// restored from a guest saved at ready (no boot then: BootToInit and
+	// Ready are 0).
+	Restore  time.Duration `json:"restore,omitempty"`
+	Work     time.Duration `json:"work"`     // go to done
+	Shutdown time.Duration `json:"shutdown"` // done to QEMU's exit
+	Total    time.Duration `json:"total"`
 }
 
 // TestResult is one Go test function run in the guest.
