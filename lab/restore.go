@@ -32,8 +32,11 @@ type guestStart struct {
 	claim   *snapshot.Claim // held: save the guest into entry at ready
 }
 
-// snapshots is the store of saved guests in o's cache.
+// snapshots is the store of saved guests (Options.SnapshotDir).
 func (o *Options) snapshots() snapshot.Store {
+	if o.SnapshotDir != "" {
+		return snapshot.Store{Dir: o.SnapshotDir}
+	}
 	return snapshot.Store{Dir: filepath.Join(o.CacheDir, "snapshots")}
 }
 

@@ -44,17 +44,17 @@ func (s savedRun) output(t *testing.T) (clock int64, random string) {
 	return clock, strings.TrimSpace(u.Output[1])
 }
 
-// TestSavedGuests: with a cache of its own, two runs at once of a Debian
-// kernel boot it once: one boots and saves the guest at ready, the other
+// TestSavedGuests: with a store of saved guests of its own, two runs at
+// once of a Debian kernel boot it once: one boots and saves the guest at ready, the other
 // waits for it and restores. Later runs restore it, with the host's clock
 // and random numbers of their own, and a console log that starts with the
 // saved boot's. A saved guest that does not restore (cut in half here) is
 // replaced by a boot that saves it again; --cold-boot always boots.
 func TestSavedGuests(t *testing.T) {
 	t.Parallel() // VM tests overlap: one VM rarely keeps both CPUs busy
-	ks, root, _ := labSetup(t)
+	ks, root, cache := labSetup(t)
 	k := ks[len(ks)-1]
-	cache := t.TempDir()
+	store := t.TempDir()
 	units := []lab.UnitSpec{{Name: "usermod", Src: writeModule(t, "usermod", paramModule),
 		Exec: "date +%s; head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n'"}}
 	run := func(cold bool) savedRun {
@@ -66,7 +66,7 @@ func TestSavedGuests(t *testing.T) {
 			s.said = append(s.said, status)
 			mu.Unlock()
 		}
-		res, err := lab.Run(context.Background(), lab.Options{Kernels: []lab.Kernel{k}, CacheDir: cache,
+		res, err := lab.Run(context.Background(), lab.Options{Kernels: []lab.Kernel{k}, CacheDir: cache, SnapshotDir: store,
 			SrcRoot: root, Accel: "tcg", ColdBoot: cold, Progress: progress}, units)
 		if err != nil {
 			t.Fatal(err)
@@ -129,7 +129,7 @@ func TestSavedGuests(t *testing.T) {
 	}
 
 	// A saved guest that does not restore is booted and saved again.
-	states, _ := filepath.Glob(filepath.Join(cache, "snapshots", k.Release+"@*.state"))
+	states, _ := filepath.Glob(filepath.Join(store, k.Release+"@*.state"))
 	if len(states) != 1 {
 		t.Fatalf("saved guests %q, want one", states)
 	}

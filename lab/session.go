@@ -120,6 +120,9 @@ type Options struct {
 	// ColdBoot boots every kernel, rather than restoring a guest saved at
 	// /init's ready (lab/restore.go).
 	ColdBoot bool
+	// SnapshotDir is where the saved guests are kept (default
+	// CacheDir/snapshots).
+	SnapshotDir string
 	// Progress receives a short status per kernel as things happen.
 	Progress func(kernel, status string)
 	// Interactive shell plumbing (Shell units).
