@@ -17,6 +17,7 @@ import (
 	"github.com/modlab/modlab/lab/proto"
 	"github.com/modlab/modlab/lab/qemu"
 	"github.com/modlab/modlab/lab/report"
+	"github.com/modlab/modlab/lab/snapshot"
 	"github.com/modlab/modlab/lab/stacktrace"
 	"github.com/modlab/modlab/lab/userland"
 	"github.com/modlab/modlab/lab/vmslot"
@@ -251,6 +252,11 @@ type kernelRun struct {
 	// slot is this kernel's place among the host's VMs, held from its
 	// first boot until its last VM has exited (see hostSlot).
 	slot *vmslot.Slot
+	// restored is the saved guest the current VM was restored from (nil
+	// when it booted), and heard whether that guest has said anything
+	// since: one that ends without a word after "go" is removed.
+	restored *snapshot.Entry
+	heard    bool
 }
 
 // builtUnit is one unit's kbuild for this kernel, with its parameters
@@ -299,7 +305,7 @@ func runKernel(ctx context.Context, o *Options, k Kernel, nice int, units []Unit
 	for _, s := range stages {
 		if err := s.run(r, ctx); err != nil {
 			if !errors.Is(err, errNothingToRun) {
-				r.res.Infra = err.Error()
+				r.res.Infra = err.Error() + r.forgetRestore()
 			}
 			break
 		}
@@ -309,6 +315,19 @@ func runKernel(ctx context.Context, o *Options, k Kernel, nice int, units []Unit
 }
 
 func (r *kernelRun) progress(format string, a ...any) { r.o.progress(r.k.Release, format, a...) }
+
+// forgetRestore removes the saved guest the VM was restored from when the
+// guest failed without a word since "go": the state may be at fault, and
+// the next run boots instead. It returns what to add to the failure's
+// account ("" when the guest was booted, or had spoken).
+func (r *kernelRun) forgetRestore() string {
+	if r.restored == nil || r.heard {
+		return ""
+	}
+	r.restored.Discard()
+	r.restored = nil
+	return " (a guest restored from a saved state, which is removed: the next run boots)"
+}
 
 // cleanup stops QEMU if it still runs, waits for it to exit, and removes
 // the work disk.
@@ -489,7 +508,10 @@ func (r *kernelRun) bootOnce(ctx context.Context, start *guestStart) error {
 	if err != nil {
 		return err
 	}
-	r.vm = vm
+	r.vm, r.restored, r.heard = vm, nil, false
+	if start.restore {
+		r.restored = &start.entry
+	}
 	r.res.QEMU = vm.CommandLine()
 	first := r.from == 0 // the phases are the first boot's
 	if start.restore {
@@ -776,6 +798,9 @@ func (r *kernelRun) startWork(ctx context.Context) error {
 // then waits for QEMU to exit.
 func (r *kernelRun) collect(ctx context.Context) error {
 	r.ended, r.doneAt = r.events(workTimeout(r.units, r.k))
+	if r.ended != "" {
+		r.ended += r.forgetRestore()
+	}
 	r.res.Phases.Work += r.doneAt.Sub(r.goAt)
 	err := r.vm.Wait(30 * time.Second)
 	r.res.Phases.Shutdown = time.Since(r.doneAt)
@@ -826,6 +851,7 @@ func (r *kernelRun) events(timeout time.Duration) (string, time.Time) {
 			if !ok {
 				return "the guest stopped before it finished (kernel crash?)", time.Now()
 			}
+			r.heard = true
 			if r.o.Trace != nil {
 				r.o.Trace(r.k.Release, e)
 			}

@@ -57,6 +57,7 @@ func TestSavedGuests(t *testing.T) {
 	store := t.TempDir()
 	units := []lab.UnitSpec{{Name: "usermod", Src: writeModule(t, "usermod", paramModule),
 		Exec: "date +%s; head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n'"}}
+	var onRestored func() // called when a run that restored says it builds
 	run := func(cold bool) savedRun {
 		t.Helper()
 		var mu sync.Mutex
@@ -64,7 +65,11 @@ func TestSavedGuests(t *testing.T) {
 		progress := func(_, status string) {
 			mu.Lock()
 			s.said = append(s.said, status)
+			restored := s.saidAny("restoring")
 			mu.Unlock()
+			if status == "building" && restored && onRestored != nil {
+				onRestored() // before the run goes on to "go"
+			}
 		}
 		res, err := lab.Run(context.Background(), lab.Options{Kernels: []lab.Kernel{k}, CacheDir: cache, SnapshotDir: store,
 			SrcRoot: root, Accel: "tcg", ColdBoot: cold, Progress: progress}, units)
@@ -153,4 +158,46 @@ func TestSavedGuests(t *testing.T) {
 	if d := run(true); !booted(d) || d.saidAny("restoring") || d.saidAny("saved") {
 		t.Errorf("a cold boot: said %q; want a boot, no restore and no save", d.said)
 	}
+
+	// A restored guest that dies before it says a word after "go" is not
+	// restored again: the run is a lab error, the saved guest is
+	// removed, and the next run boots.
+	onRestored = func() { killQEMU(t, states[0]) }
+	e := run(false)
+	onRestored = nil
+	if !strings.Contains(e.res.Infra, "which is removed: the next run boots") || e.res.Units[0].Status == proto.Pass {
+		t.Errorf("QEMU killed after the restore: lab error %q, unit %s; want a lab error that removes the saved guest", e.res.Infra, e.res.Units[0].Status)
+	}
+	if f := run(false); !booted(f) || f.saidAny("restoring") {
+		t.Errorf("after a restored guest died, the next run said %q; want a boot", f.said)
+	} else {
+		f.output(t)
+	}
+}
+
+// killQEMU kills the QEMU that restored the state file and waits until
+// it is gone (10 s at most).
+func killQEMU(t *testing.T, state string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			b, err := os.ReadFile(p)
+			if err != nil || !strings.Contains(string(b), "file:"+state) {
+				continue
+			}
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			if proc, err := os.FindProcess(pid); err == nil {
+				proc.Kill()
+				for time.Now().Before(deadline) {
+					if _, err := os.Stat(filepath.Dir(p)); err != nil {
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("no QEMU restored %s", state)
 }
