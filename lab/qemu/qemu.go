@@ -1,6 +1,7 @@
 // Package qemu starts and talks to the lab's virtual machines: the QEMU
-// command line, the control port the guest's /init speaks on, and the
-// console log.
+// command line, the control port the guest's /init speaks on, the console
+// log, and QMP, through which a guest is saved at "ready" and later
+// started again from the file (state.go).
 package qemu
 
 import (
