@@ -30,6 +30,8 @@ import (
 )
 
 const (
+	// workChunk is how much of the work disk one direct read brings in.
+	workChunk   = 1 << 20
 	ctlPort     = "/dev/ttyS1"
 	workDisk    = "/dev/vda"
 	workRoot    = "/work"
@@ -271,16 +273,17 @@ func (g *guest) waitGo() error {
 
 // readWork reads the archive from the work disk and unpacks it into root.
 func readWork(disk, root string) (*proto.Plan, error) {
-	f, err := os.Open(disk)
+	d, err := openDirect(disk, workChunk)
 	if err != nil {
 		return nil, fmt.Errorf("work disk: %w", err)
 	}
-	defer f.Close()
+	defer d.Close()
 	// The guest may have read the disk's first blocks when the driver
-	// probed it, before the host wrote the work: drop that cache.
-	unix.IoctlSetInt(int(f.Fd()), unix.BLKFLSBUF, 0)
+	// probed it, before the host wrote the work: drop that cache (direct
+	// reads pass it by; reads where O_DIRECT was refused do not).
+	unix.IoctlSetInt(d.fd, unix.BLKFLSBUF, 0)
 	hdr := make([]byte, proto.HeaderSize)
-	if _, err := io.ReadFull(f, hdr); err != nil {
+	if _, err := d.ReadAt(hdr, 0); err != nil {
 		return nil, fmt.Errorf("work disk header: %w", err)
 	}
 	size, err := proto.ParseHeader(hdr)
@@ -290,7 +293,7 @@ func readWork(disk, root string) (*proto.Plan, error) {
 	// Each file is copied from the disk to its place, not through one
 	// buffer of the whole archive (tens of MB of test binaries, whose
 	// pages cost much on the debug kernel).
-	rr := cpio.Newc.Reader(io.NewSectionReader(f, proto.HeaderSize, size))
+	rr := cpio.Newc.Reader(io.NewSectionReader(d, proto.HeaderSize, size))
 	if err := cpio.ForEachRecord(rr, func(rec cpio.Record) error {
 		return cpio.CreateFileInRoot(rec, root, false)
 	}); err != nil {
