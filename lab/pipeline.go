@@ -257,6 +257,7 @@ type kernelRun struct {
 	// since: one that ends without a word after "go" is removed.
 	restored *snapshot.Entry
 	heard    bool
+	stateKey string // the saved guests' key of this kernel's boots (qemu.StateKey)
 }
 
 // builtUnit is one unit's kbuild for this kernel, with its parameters

@@ -64,17 +64,23 @@ func (r *kernelRun) startFrom(ctx context.Context, restore bool) (guestStart, er
 	if !r.savesGuests() {
 		return s, nil
 	}
-	key, err := qemu.StateKey(s.cfg)
-	if err != nil {
-		r.progress("booting without a saved guest: %v", err)
-		return s, nil
+	// The key is the same for every boot of the run: the kernel and the
+	// initramfs are read once.
+	if r.stateKey == "" {
+		key, err := qemu.StateKey(s.cfg)
+		if err != nil {
+			r.progress("booting without a saved guest: %v", err)
+			return s, nil
+		}
+		r.stateKey = key
 	}
-	s.entry = r.o.snapshots().Entry(r.k.Release, key)
+	s.entry = r.o.snapshots().Entry(r.k.Release, r.stateKey)
 	if restore && s.entry.Saved() {
 		s.restore = true
 		return s, nil
 	}
 	var c *snapshot.Claim
+	var err error
 	if r.slot != nil {
 		c, err = s.entry.TryClaim()
 	} else {

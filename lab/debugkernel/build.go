@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/modlab/modlab/lab"
+	"github.com/modlab/modlab/lab/cachefile"
 )
 
 // DefaultSeries is the kernel source series built when none is given.
@@ -199,7 +200,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		BuildSeconds:  time.Since(start).Round(time.Second).Seconds(),
 		Log:           b.log,
 	}
-	if err := copyFile(filepath.Join(b.out, "arch", "x86", "boot", "bzImage"), r.Image); err != nil {
+	if err := cachefile.Copy(filepath.Join(b.out, "arch", "x86", "boot", "bzImage"), r.Image); err != nil {
 		return nil, &StepError{Step: StepRegister, Log: b.log, Err: err}
 	}
 	if err := lab.WriteKernelRecord(b.dir, r); err != nil {
@@ -578,29 +579,6 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp := dst + ".tmp"
-	out, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := out.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, dst)
 }
 
 func lockFile(path string) (func(), error) {

@@ -14,14 +14,13 @@ package snapshot
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/modlab/modlab/lab/cachefile"
 )
 
 // Store is a directory of saved guests.
@@ -55,9 +54,9 @@ func (e Entry) Saved() bool {
 	return err == nil
 }
 
-// Claim is the right to make an entry, held by one process at a time (an
-// flock(2) lock, which the kernel drops when its holder exits).
-type Claim struct{ f *os.File }
+// Claim is the right to make an entry, held by one process at a time (a
+// lock file, which the kernel drops when its holder exits).
+type Claim = cachefile.Lock
 
 // TryClaim takes the entry's claim, or returns nil when another process
 // holds it.
@@ -65,57 +64,30 @@ func (e Entry) TryClaim() (*Claim, error) {
 	if err := os.MkdirAll(filepath.Dir(e.lock), 0o755); err != nil {
 		return nil, fmt.Errorf("saved guests: %w", err)
 	}
-	f, err := os.OpenFile(e.lock, os.O_RDWR|os.O_CREATE, 0o644)
+	c, err := cachefile.TryLock(e.lock)
 	if err != nil {
 		return nil, fmt.Errorf("saved guests: %w", err)
 	}
-	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-	if err == nil {
-		return &Claim{f}, nil
-	}
-	f.Close()
-	if err == unix.EWOULDBLOCK || err == unix.EINTR {
-		return nil, nil
-	}
-	return nil, fmt.Errorf("saved guests: flock %s: %w", e.lock, err)
+	return c, nil
 }
 
 // Claim waits for the entry's claim and takes it. waiting, when not nil,
 // is called once if another process held it at first.
 func (e Entry) Claim(ctx context.Context, waiting func()) (*Claim, error) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for first := true; ; first = false {
-		c, err := e.TryClaim()
-		if c != nil || err != nil {
-			return c, err
-		}
-		if first && waiting != nil {
-			waiting()
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-	}
-}
-
-// Release gives the claim up. It may be called more than once, and on
-// nil.
-func (c *Claim) Release() {
-	if c == nil || c.f == nil {
-		return
-	}
-	c.f.Close()
-	c.f = nil
+	var c *Claim
+	err := cachefile.Poll(ctx, 100*time.Millisecond, waiting, func() (bool, error) {
+		var err error
+		c, err = e.TryClaim()
+		return c != nil, err
+	})
+	return c, err
 }
 
 // KeepConsole stores the console log of the boot that is being saved.
 // Call it before saving the state: a restorer that finds the state finds
 // the log too.
 func (e Entry) KeepConsole(log string) error {
-	return copyFile(log, e.Console)
+	return cachefile.Copy(log, e.Console)
 }
 
 // Used marks the entry as just used, for Prune, and copies its console
@@ -126,7 +98,7 @@ func (e Entry) Used(log string) error {
 	if _, err := os.Stat(e.Console); err != nil {
 		return os.WriteFile(log, nil, 0o644)
 	}
-	return copyFile(e.Console, log)
+	return cachefile.Copy(e.Console, log)
 }
 
 // Discard removes the entry's files: its state would not restore.
@@ -160,29 +132,4 @@ func (s Store) Prune(release string) {
 			os.Remove(es[i].base + ext)
 		}
 	}
-}
-
-// copyFile copies src to dst through a temporary file, renamed when
-// complete.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp := dst + ".tmp"
-	out, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := out.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, dst)
 }

@@ -20,7 +20,7 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/modlab/modlab/lab/cachefile"
 )
 
 // Pool is N slots in Dir.
@@ -33,17 +33,15 @@ type Pool struct {
 
 // Slot is a held slot.
 type Slot struct {
-	f *os.File
+	l *cachefile.Lock
 	N int // which one, from 0
 }
 
 // Release frees the slot. It may be called more than once, and on nil.
 func (s *Slot) Release() {
-	if s == nil || s.f == nil {
-		return
+	if s != nil {
+		s.l.Release()
 	}
-	s.f.Close() // closing the file drops the lock
-	s.f = nil
 }
 
 // TryAcquire takes a free slot, or returns nil when all are taken.
@@ -55,18 +53,12 @@ func (p Pool) TryAcquire() (*Slot, error) {
 		return nil, fmt.Errorf("VM slots: %w", err)
 	}
 	for i := 0; i < p.N; i++ {
-		name := filepath.Join(p.Dir, strconv.Itoa(i))
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+		l, err := cachefile.TryLock(filepath.Join(p.Dir, strconv.Itoa(i)))
 		if err != nil {
 			return nil, fmt.Errorf("VM slot: %w", err)
 		}
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return &Slot{f: f, N: i}, nil
-		}
-		f.Close()
-		if err != unix.EWOULDBLOCK && err != unix.EINTR {
-			return nil, fmt.Errorf("VM slot %s: flock: %w", name, err)
+		if l != nil {
+			return &Slot{l: l, N: i}, nil
 		}
 	}
 	return nil, nil
@@ -80,20 +72,11 @@ func (p Pool) Acquire(ctx context.Context, waiting func()) (*Slot, error) {
 	if poll <= 0 {
 		poll = 50 * time.Millisecond
 	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	for first := true; ; first = false {
-		s, err := p.TryAcquire()
-		if s != nil || err != nil {
-			return s, err
-		}
-		if first && waiting != nil {
-			waiting()
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-	}
+	var s *Slot
+	err := cachefile.Poll(ctx, poll, waiting, func() (bool, error) {
+		var err error
+		s, err = p.TryAcquire()
+		return s != nil, err
+	})
+	return s, err
 }
