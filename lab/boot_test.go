@@ -22,8 +22,8 @@ func TestKernelArgs(t *testing.T) {
 	}{
 		{debian, "", "slub_debug=FZPU kfence.sample_interval=10"},
 		{debian, "slub_debug=-", "slub_debug=FZPU kfence.sample_interval=10 slub_debug=-"},
-		{debug, "", "kasan_multi_shot no5lvl acpi=off 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0"},
-		{debug, "kasan.fault=panic", "kasan_multi_shot no5lvl acpi=off 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0 kasan.fault=panic"},
+		{debug, "", "kasan_multi_shot no5lvl 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0"},
+		{debug, "kasan.fault=panic", "kasan_multi_shot no5lvl 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0 kasan.fault=panic"},
 	} {
 		if got := kernelArgs(tc.k, tc.user); got != tc.want {
 			t.Errorf("kernelArgs(%s, %q) = %q, want %q", tc.k.Origin, tc.user, got, tc.want)

@@ -153,6 +153,11 @@ func runBugUnits(t *testing.T, ks []lab.Kernel, debug lab.Kernel, haveDebug bool
 	return append(results, merged)
 }
 
+// clockCommand prints the kernel's clock source and its timer interrupts
+// device.
+const clockCommand = "cat /sys/devices/system/clocksource/clocksource0/current_clocksource " +
+	"/sys/devices/system/clockevents/clockevent0/current_device"
+
 // cleanAlloc allocates in init and frees in exit: no report anywhere.
 const cleanAlloc = `
 #include <linux/slab.h>
@@ -223,7 +228,11 @@ func TestBugModules(t *testing.T) {
 	}, units...)
 	units = append(units,
 		lab.UnitSpec{Name: "oob-slab", Src: filepath.Join(root, "lab/testdata/oob"), Params: []string{"size=64"}},
-		lab.UnitSpec{Name: "clean", Src: writeModule(t, "cleanalloc", cleanAlloc)},
+		// It also shows the clocks: every kernel keeps time with the TSC
+		// and its timer interrupts come from the local APIC (see
+		// debugKernelArgs for the debug kernel without ACPI, which lost
+		// both when the host was busy).
+		lab.UnitSpec{Name: "clean", Src: writeModule(t, "cleanalloc", cleanAlloc), Exec: clockCommand},
 		lab.UnitSpec{Name: "leak-again", Src: filepath.Join(root, "lab/testdata/leak")},
 		// The command loads it again; where that lies elsewhere, the
 		// guest learns of it from the kernel's uevent.
@@ -252,6 +261,8 @@ func TestBugModules(t *testing.T) {
 		}
 		if c := u["clean"]; c.Status != proto.Pass {
 			t.Errorf("%s: the clean module = %s, splats %q; want a pass", r.Kernel, c.Status, c.Splats)
+		} else if got := strings.Join(c.Output, " "); got != "tsc lapic" {
+			t.Errorf("%s: clock source and clock event device %q, want \"tsc lapic\"", r.Kernel, got)
 		}
 		leaks := 1 // each load of leak loses one object, found by kmemleak
 		if !haveDebug || r.Kernel != debug.Release {

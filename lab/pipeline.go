@@ -606,12 +606,18 @@ const debianKernelArgs = "slub_debug=FZPU kfence.sample_interval=10"
 //     vmlinux through its PVH entry, which never turns 5-level paging on
 //     (0 in 24 boots); no5lvl covers the bzImage, which is booted when
 //     that fails.
-//   - acpi=off: interpreting QEMU's ACPI tables under KASAN and lockdep
-//     took 6 s of the 20 s boot under TCG (acpi_init with the PCI scan in
-//     it, pnpacpi); without ACPI the kernel finds the same devices (PCI,
-//     the serial ports, the RTC) the legacy way. It cannot power off
-//     then: the guest ends the VM with a reset (QEMU runs with
-//     -no-reboot).
+//   - ACPI stays on, though interpreting QEMU's ACPI tables under KASAN
+//     and lockdep costs 3 to 6 s of the boot under TCG (acpi_init with the
+//     PCI scan in it, pnpacpi), a cost paid once per saved guest: without
+//     ACPI the kernel has no HPET nor PM timer to measure the TSC and the
+//     local APIC timer against, only the PIT, and when the host is busy
+//     that fails. Seen with acpi=off, three boots at once on 2 CPUs: two
+//     of three marked the TSC unstable ("could not calculate TSC khz")
+//     and kept time with jiffies, and all three lost the APIC timer
+//     ("verification failure") for the PIT's 1000 interrupts a second,
+//     idle or not; a guest saved from such a boot kept that clock in
+//     every run restored from it. With ACPI, three of three had the TSC
+//     and the APIC timer.
 //   - 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0: the lab's two serial
 //     ports only, no loop devices made ahead of use, no audit records
 //     nobody reads, no SELinux without a policy (x86_64_defconfig makes
@@ -622,7 +628,7 @@ const debianKernelArgs = "slub_debug=FZPU kfence.sample_interval=10"
 // access to a slab object when it happens, which SLUB's debugging sees
 // later or not at all, and SLUB's debugging made the boot 2.7 s slower
 // and every allocation dearer.
-const debugKernelArgs = "kasan_multi_shot no5lvl acpi=off 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0"
+const debugKernelArgs = "kasan_multi_shot no5lvl 8250.nr_uarts=2 max_loop=0 audit=0 selinux=0"
 
 // kernelArgs is what the lab adds to kernel k's command line (before the
 // user's own, which may override it).

@@ -217,9 +217,9 @@ func (g *guest) stop() {
 
 // stopVM ends the VM with a reset, never returns. QEMU runs with
 // -no-reboot, so a reset ends it as a power-off would, and a reset works
-// on every kernel: powering off needs ACPI, and the debug kernel boots with
-// acpi=off (see lab's debugKernelArgs), where the kernel turns a power-off
-// into a halt and QEMU would wait for ever.
+// on every kernel: powering off needs ACPI, and a kernel booted with
+// acpi=off (a user's --append may say so) turns a power-off into a halt,
+// and QEMU would wait for ever.
 func stopVM() {
 	unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
 	for {

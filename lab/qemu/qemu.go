@@ -36,10 +36,10 @@ import (
 // interrupts come late. Seen on both kinds of kernel: "Marking clocksource
 // 'tsc' as unstable because the skew is too large", after which a Debian
 // kernel reads the time from the emulated HPET, a slow device access on
-// every read, and the debug kernel (acpi=off, no HPET) from jiffies: in
-// one make test, a run that takes 21 s alone had its log's clock jump
-// from 212 s to 3153 s, and it was the last VM of `go test ./lab` for
-// over a minute.
+// every read, and the debug kernel (then booted with acpi=off, no HPET)
+// from jiffies: in one make test, a run that takes 21 s alone had its
+// log's clock jump from 212 s to 3153 s, and it was the last VM of
+// `go test ./lab` for over a minute.
 const KernelArgs = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init tsc=reliable"
 
 // VMConfig describes one boot.
