@@ -1,7 +1,7 @@
 package lab_test
 
 // In-VM tests of the lab's verdict on the words a module logs (the module
-// whose init refuses to load is part of TestFailures). Like basic_vm_test.go,
+// whose init refuses to load is part of TestFailures). Like vm_test.go,
 // they boot the real kernels (skipped in -short mode).
 
 import (

@@ -5,7 +5,7 @@ package lab_test
 // with the kernel's report and the line of their source that did it, and
 // pass on Debian's kernels; kmemleak's reports go to the unit whose module
 // leaked and to no other; a kernel that is unhealthy before the first unit
-// never passes one. Like basic_vm_test.go, they boot the real kernels (skipped
+// never passes one. Like vm_test.go, they boot the real kernels (skipped
 // in -short mode).
 
 import (

@@ -2,14 +2,6 @@ package lab_test
 
 // These tests boot the real kernels in QEMU. They need what scripts/setup.sh
 // installs (kernels with headers, QEMU, busybox); `make test` runs it first.
-//
-// The file's name sorts first among the package's in-VM tests on purpose:
-// go test starts a package's parallel tests in about the reverse of their
-// order in its files (alphabetical), so the longest ones (restore_vm_test,
-// debug_vm_test, coverage_vm_test: half a minute to a minute each, on the
-// debug kernel) start first and these short ones fill the end, rather than
-// one long test running alone last with a CPU idle. Only the time of
-// `make unit` depends on it.
 
 import (
 	"bytes"
