@@ -70,8 +70,9 @@ func writerProcess(spec string) int {
 }
 
 // TestConcurrentSetGet: goroutines and two other processes set different
-// messages as fast as they can while readers get it with IOCTL_GET_MSG and
-// read; every message read must be exactly one of those written.
+// messages as fast as they can for 3 seconds (a second on the debug kernel:
+// guesttest.StressTime) while readers get it with IOCTL_GET_MSG and read;
+// every message read must be exactly one of those written.
 func TestConcurrentSetGet(t *testing.T) {
 	load(t)
 	msgs := concurrentMessages()
@@ -81,7 +82,7 @@ func TestConcurrentSetGet(t *testing.T) {
 	}
 	set(t, open(t), msgs[0])
 
-	const runFor = 3 * time.Second
+	runFor := guesttest.StressTime(3 * time.Second)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -623,7 +623,7 @@ func TestIterSeqFile(t *testing.T) {
 }
 
 // TestConcurrentReadersWriters: 4 readers and 4 writers on buffer1k for 2
-// seconds. Every value written says who wrote it and which one it was, so
+// seconds (guesttest.StressTime: less on the debug kernel). Every value written says who wrote it and which one it was, so
 // a reader can rebuild it and compare: a read (one read() call, a buffer
 // larger than the file) must be exactly one written value, or the empty
 // file it started as. One write in 8 is too long and must be refused;
@@ -632,8 +632,8 @@ func TestConcurrentReadersWriters(t *testing.T) {
 	const (
 		readers, writers = 4, 4
 		size             = 1024
-		duration         = 2 * time.Second
 	)
+	duration := guesttest.StressTime(2 * time.Second)
 	guesttest.Load(t, "procfs2")
 	log := guesttest.KernelLog(t)
 	fullPreemption(t)

@@ -384,9 +384,10 @@ func sameSet(a, b []string) bool {
 // that mixed two values would, almost always, be none.
 const step = 1000003
 
-// TestConcurrent runs 4 readers and 4 writers on myvariable for 2 seconds:
-// every read is one whole "%d\n" of a value some writer wrote, and bad
-// writes among the good ones are still refused.
+// TestConcurrent runs 4 readers and 4 writers on myvariable for 2 seconds
+// (a second on the debug kernel: guesttest.StressTime): every read is one
+// whole "%d\n" of a value some writer wrote, and bad writes among the good
+// ones are still refused.
 func TestConcurrent(t *testing.T) {
 	guesttest.Load(t, "hello-sysfs")
 	set(t, "0\n")
@@ -445,13 +446,14 @@ func TestConcurrent(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(2 * time.Second)
+	runFor := guesttest.StressTime(2 * time.Second)
+	time.Sleep(runFor)
 	stop.Store(true)
 	wg.Wait()
 	for _, p := range problems {
 		t.Error(p)
 	}
-	t.Logf("%d reads, %d writes in 2 s", reads.Load(), writes.Load())
+	t.Logf("%d reads, %d writes in %v", reads.Load(), writes.Load(), runFor)
 	// At least 100 of each in the time (fewer on the slower debug kernel).
 	if least := int64(guesttest.Rounds(100)); reads.Load() < least || writes.Load() < least {
 		t.Errorf("only %d reads and %d writes: the race was hardly run", reads.Load(), writes.Load())

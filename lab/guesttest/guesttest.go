@@ -275,3 +275,22 @@ func Rounds(n int) int {
 	}
 	return max(n/(3*s), minRounds)
 }
+
+// minStress is the least time StressTime gives a test that asked for more:
+// enough for the writer processes some tests start (a Go program takes
+// about 0.3 s to start on the debug kernel under TCG) to overlap the test's
+// own readers.
+const minStress = time.Second
+
+// StressTime sizes a stress test that runs for a time rather than a number
+// of rounds: d on a production kernel, d divided by three times
+// Slowdown() on a slower one (at least a second, or d if that is less), for
+// Rounds' reasons. A slower kernel also does fewer rounds in that time: the
+// test's least count of rounds should come from Rounds.
+func StressTime(d time.Duration) time.Duration {
+	s := Slowdown()
+	if s == 1 || d <= minStress {
+		return d
+	}
+	return max(d/time.Duration(3*s), minStress)
+}

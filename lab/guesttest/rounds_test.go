@@ -2,6 +2,7 @@ package guesttest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/modlab/modlab/lab/proto"
 )
@@ -29,6 +30,25 @@ func TestRounds(t *testing.T) {
 		}
 		if got := Rounds(tc.n); got != tc.want {
 			t.Errorf("%s=%q: Rounds(%d) = %d, want %d", proto.EnvSlowdown, tc.env, tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestStressTime(t *testing.T) {
+	for _, tc := range []struct {
+		env     string
+		d, want time.Duration
+	}{
+		{"", 3 * time.Second, 3 * time.Second},
+		{"1", 2 * time.Second, 2 * time.Second},
+		{"6", 2 * time.Second, time.Second},
+		{"6", 30 * time.Second, 30 * time.Second / 18},
+		{"6", 500 * time.Millisecond, 500 * time.Millisecond},
+		{"100", 10 * time.Second, time.Second},
+	} {
+		t.Setenv(proto.EnvSlowdown, tc.env)
+		if got := StressTime(tc.d); got != tc.want {
+			t.Errorf("%s=%q: StressTime(%v) = %v, want %v", proto.EnvSlowdown, tc.env, tc.d, got, tc.want)
 		}
 	}
 }
