@@ -623,11 +623,11 @@ func TestIterSeqFile(t *testing.T) {
 }
 
 // TestConcurrentReadersWriters: 4 readers and 4 writers on buffer1k for 2
-// seconds (guesttest.StressTime: less on the debug kernel). Every value written says who wrote it and which one it was, so
-// a reader can rebuild it and compare: a read (one read() call, a buffer
-// larger than the file) must be exactly one written value, or the empty
-// file it started as. One write in 8 is too long and must be refused;
-// readers must never see it.
+// seconds (a second on the debug kernel: guesttest.StressTime). Every value
+// written says who wrote it and which one it was, so a reader can rebuild it
+// and compare: a read (one read() call, a buffer larger than the file) must
+// be exactly one written value, or the empty file it started as. One write
+// in 8 is too long and must be refused; readers must never see it.
 func TestConcurrentReadersWriters(t *testing.T) {
 	const (
 		readers, writers = 4, 4

@@ -268,13 +268,7 @@ const minRounds = 5
 // the whole suite (measured on examples/chardev and the load/unload
 // cycles of every example), and the debug kernel's suite is the longest
 // part of make test.
-func Rounds(n int) int {
-	s := Slowdown()
-	if s == 1 || n <= minRounds {
-		return n
-	}
-	return max(n/(3*s), minRounds)
-}
+func Rounds(n int) int { return scaled(n, minRounds) }
 
 // minStress is the least time StressTime gives a test that asked for more:
 // enough for the writer processes some tests start (a Go program takes
@@ -287,10 +281,15 @@ const minStress = time.Second
 // Slowdown() on a slower one (at least a second, or d if that is less), for
 // Rounds' reasons. A slower kernel also does fewer rounds in that time: the
 // test's least count of rounds should come from Rounds.
-func StressTime(d time.Duration) time.Duration {
+func StressTime(d time.Duration) time.Duration { return scaled(d, minStress) }
+
+// scaled is Rounds' and StressTime's rule: n on a production kernel, n
+// divided by three times Slowdown() on a slower one, but not below least
+// (nor above n).
+func scaled[T int | time.Duration](n, least T) T {
 	s := Slowdown()
-	if s == 1 || d <= minStress {
-		return d
+	if s == 1 || n <= least {
+		return n
 	}
-	return max(d/time.Duration(3*s), minStress)
+	return max(n/T(3*s), least)
 }
